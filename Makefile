@@ -1,0 +1,44 @@
+# Two commands do all set-up: `make run` and `make test`. Both create .venv (Python 3.10) when missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: run test test-fast bench venv clean
+
+# Python 3.10 is required: TFX 1.16's ml-metadata and TFDV ship no wheels for 3.11+.
+PYTHON310 := $(shell command -v python3.10 2>/dev/null || \
+	(command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1))
+
+$(PY):
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "error: Python 3.10 not found (TFX 1.16 needs exactly 3.10)." >&2; \
+	  echo "  install it with pyenv:  pyenv install 3.10 && pyenv local 3.10" >&2; \
+	  echo "  or your OS packages:   apt-get install python3.10 python3.10-venv" >&2; \
+	  exit 1; fi
+	@echo "creating $(VENV) with $(PYTHON310)"
+	@$(PYTHON310) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	@echo "installing tfx-lstm and its pinned stack into $(VENV) (first time: ~3 min, ~3 GB)"
+	@$(PY) -m pip install -q --upgrade "pip==24.2" "setuptools==75.1.0" wheel
+	@$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	@TF_USE_LEGACY_KERAS=1 $(VENV)/bin/tfx-lstm run all $(ARGS)
+
+test: $(STAMP)
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q $(ARGS)
+
+test-fast: $(STAMP)
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -m "not e2e" $(ARGS)
+
+bench: $(STAMP)
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m bench.forecast_bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs

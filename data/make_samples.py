@@ -1,0 +1,33 @@
+"""Regenerates the bundled samples under data/ from the full datasets in ../shared/data.
+
+Usage: python data/make_samples.py [--shared ../shared/data]
+
+Beijing PM2.5: the 2013-2014 hourly rows, reshaped to one `datetime` column (the source splits it into
+year/month/day/hour) and with missing PM2.5 readings written as empty fields instead of `NA`.
+"""
+import argparse
+import csv
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def make_beijing(shared: pathlib.Path) -> None:
+  source = shared / 'timeseries/beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv'
+  target = HERE / 'beijing_pm25/beijing_pm25_2013_2014.csv'
+  columns = ['pm2.5', 'DEWP', 'TEMP', 'PRES', 'cbwd', 'Iws', 'Is', 'Ir']
+  with open(source, newline='') as src, open(target, 'w', newline='') as dst:
+    writer = csv.writer(dst, lineterminator='\n')
+    writer.writerow(['datetime'] + columns)
+    for row in csv.DictReader(src):
+      if int(row['year']) < 2013:
+        continue
+      stamp = '%s-%02d-%02d %02d:00:00' % (row['year'], int(row['month']), int(row['day']), int(row['hour']))
+      writer.writerow([stamp] + ['' if row[c] == 'NA' else row[c] for c in columns])
+  print('wrote', target)
+
+
+if __name__ == '__main__':
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--shared', type=pathlib.Path, default=HERE.parent.parent / 'shared/data')
+  make_beijing(parser.parse_args().shared)

@@ -1,0 +1,292 @@
+"""The `tfx-lstm` command: run a task's pipeline locally, or query a pushed model."""
+import argparse
+import contextlib
+import datetime
+import logging
+import os
+import sys
+import time
+from typing import List, Optional
+
+# DESIGN §4: tf_keras everywhere. This must be set before TensorFlow is imported anywhere in the process.
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
+
+EXAMPLES = """\
+examples:
+  tfx-lstm run forecast                         # bundled Beijing PM2.5 sample, next-hour pm2.5 from 24 h
+  tfx-lstm run forecast --data my_csvs/ --time-column date --target load --series-column meter \\
+      --window 48 --horizon 6 --epochs 10 --replicas 2
+  tfx-lstm run forecast --eval-start 2014-07-01 --test-start 2014-10-01 --gap-policy fail
+  tfx-lstm run all                              # every task on its bundled data
+  tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
+"""
+
+
+class UserError(Exception):
+  """A problem the user can fix; printed without a traceback."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Output: one progress line per component on the console, everything else in a log file.
+
+class ProgressPrinter(logging.Handler):
+  """Turns the orchestrator's 'Component X is running/finished' log records into one line per component."""
+
+  def __init__(self, console, total: int):
+    super().__init__(logging.INFO)
+    self._console, self._total = console, total
+    self._count, self._started, self._cached = 0, 0.0, False
+
+  def emit(self, record: logging.LogRecord) -> None:
+    message = record.msg
+    if message == 'Component %s is running.':
+      self._count += 1
+      self._started, self._cached = time.time(), False
+      self._node = record.args[0]
+      self._console.write(f'  [{self._count:2d}/{self._total}] {self._node:<26} ')
+      self._console.flush()
+    elif message == 'A cached execution %d is used.':
+      self._cached = True
+    elif message == 'Component %s is finished.':
+      status = 'cached' if self._cached else 'done'
+      self._console.write(f'{status:<7}{time.time() - self._started:6.1f}s\n')
+      self._console.flush()
+
+
+@contextlib.contextmanager
+def console_and_log(log_path: str):
+  """Sends fd 1/2 (TF, Beam, absl, warnings) to `log_path`; yields (stdout, stderr) of the real console."""
+  os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved_out, saved_err = os.dup(1), os.dup(2)
+  console = os.fdopen(os.dup(1), 'w', buffering=1)
+  console_err = os.fdopen(os.dup(2), 'w', buffering=1)
+  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  os.dup2(log_fd, 1)
+  os.dup2(log_fd, 2)
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.INFO)
+  file_handler = logging.StreamHandler(sys.stderr)
+  file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  logging.getLogger().addHandler(file_handler)
+  logging.captureWarnings(True)
+  try:
+    yield console, console_err
+  finally:
+    logging.getLogger().removeHandler(file_handler)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved_out, 1)
+    os.dup2(saved_err, 2)
+    for fd in (saved_out, saved_err, log_fd):
+      os.close(fd)
+    console.close()
+    console_err.close()
+
+
+def _user_message(error: BaseException) -> Optional[str]:
+  """The message of a DataContractError anywhere in the exception chain."""
+  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, DataContractError):
+      return str(error)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# run
+
+def _forecast_task(args):
+  from components.windowing import WindowConfig  # pylint: disable=g-import-not-at-top
+  from pipeline import data_contract, tasks  # pylint: disable=g-import-not-at-top
+  features = [f.strip() for f in args.features.split(',') if f.strip()] if args.features else None
+  columns = data_contract.check_forecast_data(args.data, args.time_column, args.target, features,
+                                              args.series_column)
+  window_config = WindowConfig(
+      time_column=args.time_column, target=args.target, numeric_features=tuple(columns.numeric_features),
+      categorical_features=tuple(columns.categorical_features), series_column=args.series_column,
+      window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
+      test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
+      gap_policy=args.gap_policy)
+  hyperparameters = tasks.ForecastHyperparameters(
+      units=args.units, layers=args.layers, dropout=args.dropout, epochs=args.epochs,
+      batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss, residual=not args.no_residual,
+      replicas=args.replicas, seed=args.seed)
+  gate = tasks.ForecastGate(min_skill=args.min_skill, max_mae_increase=args.max_mae_increase)
+  described = (f'{columns.rows:,} rows in {len(columns.files)} file(s) of {args.data}; target {args.target!r}, '
+               f'numeric {", ".join(columns.numeric_features)}'
+               + (f'; categorical {", ".join(columns.categorical_features)}' if columns.categorical_features else ''))
+  return tasks.forecast_task(window_config, hyperparameters, gate), described
+
+
+def run_task(task_name: str, args) -> int:
+  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+  log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{task_name}-{stamp}.log')
+  started = time.time()
+  with console_and_log(log_path) as (console, console_err):
+    # Imported here so their import-time warnings land in the log, not on the console.
+    from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+    from pipeline.pipeline import create_pipeline, sqlite_metadata  # pylint: disable=g-import-not-at-top
+    from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
+    split_cpu(args.replicas)  # before TensorFlow initialises its devices
+    paths = local_runner.RunPaths.under(args.root, task_name)
+    try:
+      task, described = {'forecast': _forecast_task}[task_name](args)
+    except DataContractError as e:
+      console_err.write(f'error: {e}\nnothing was run.\n')
+      return 2
+    console.write(f'tfx-lstm {task_name}: {described}\n  full log: {log_path}\n')
+    pipeline = create_pipeline(
+        task=task, pipeline_name=local_runner.pipeline_name(task), pipeline_root=paths.pipeline_root,
+        data_root=os.path.abspath(args.data), serving_root=paths.serving_root,
+        metadata_connection_config=sqlite_metadata(paths.metadata_path),
+        beam_pipeline_args=local_runner.DEFAULT_BEAM_ARGS, enable_cache=not args.no_cache)
+    progress = ProgressPrinter(console, total=len(pipeline.components))
+    logging.getLogger('absl').addHandler(progress)
+    try:
+      tfx.orchestration.LocalDagRunner().run(pipeline)
+    except Exception as e:  # pylint: disable=broad-except
+      logging.exception('pipeline failed')
+      message = _user_message(e) or (
+          f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}')
+      console.write('FAILED\n')
+      console_err.write(f'error: {message}\nnothing was pushed.\n')
+      return 1
+    finally:
+      logging.getLogger('absl').removeHandler(progress)
+    console.write(f'pipeline finished in {time.time() - started:.0f}s\n')
+    from pipeline.summary import print_summary  # pylint: disable=g-import-not-at-top
+    with contextlib.redirect_stdout(console):
+      print_summary(task_name, paths, local_runner.pipeline_name(task))
+  return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# predict
+
+def resolve_model_dir(path: str) -> str:
+  """A SavedModel directory, or a serving root whose newest numeric version is used."""
+  if os.path.exists(os.path.join(path, 'saved_model.pb')):
+    return path
+  versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True) if os.path.isdir(path) else []
+  if not versions:
+    raise UserError(f'{path} is neither a SavedModel nor a directory of pushed model versions')
+  return os.path.join(path, str(versions[0]))
+
+
+def predict_forecast(args) -> int:
+  from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
+  model_dir = resolve_model_dir(args.model)
+  for line in forecast_csv(model_dir, args.input, args.last):
+    print(line)
+  return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# argument parsing
+
+def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
+  data = parser.add_argument_group('data')
+  data.add_argument('--data', default=BUNDLED_FORECAST_DATA, help='directory of CSV files with a header '
+                    '(default: the bundled Beijing PM2.5 sample)')
+  data.add_argument('--time-column', default='datetime', help='timestamp or date column (default: %(default)s)')
+  data.add_argument('--target', default='pm2.5', help='numeric column to forecast (default: %(default)s)')
+  data.add_argument('--features', default='', help='comma list of input columns (default: all other columns; '
+                    'non-numeric ones are categorical). The target history is always an input.')
+  data.add_argument('--series-column', default='', help='column naming the series, for several series per file')
+  windows = parser.add_argument_group('windows and splits')
+  windows.add_argument('--window', type=int, default=24, help='lookback W in steps (default: %(default)s)')
+  windows.add_argument('--horizon', type=int, default=1, help='forecast H steps after the window (default: %(default)s)')
+  windows.add_argument('--step-seconds', type=int, default=0, help='sampling step (default: the most common spacing)')
+  windows.add_argument('--gap-policy', choices=['drop', 'fail'], default='drop',
+                       help='drop windows that would span a gap in time (default), or stop at the first gap')
+  windows.add_argument('--eval-start', default='', help='first timestamp of the eval split (default: by fraction)')
+  windows.add_argument('--test-start', default='', help='first timestamp of the test split (default: by fraction)')
+  windows.add_argument('--eval-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
+  windows.add_argument('--test-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
+  model = parser.add_argument_group('model and training')
+  model.add_argument('--units', type=int, default=64, help='LSTM units (default: %(default)s)')
+  model.add_argument('--layers', type=int, default=1, help='stacked LSTM layers (default: %(default)s)')
+  model.add_argument('--dropout', type=float, default=0.0, help='LSTM input dropout (default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=3, help='(default: %(default)s)')
+  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
+  model.add_argument('--loss', choices=['mse', 'mae', 'huber'], default='mse', help='(default: %(default)s)')
+  model.add_argument('--no-residual', action='store_true',
+                     help='predict the level, not the change from the last value')
+  model.add_argument('--seed', type=int, default=0)
+  gate = parser.add_argument_group('blessing gate (overall eval slice)')
+  gate.add_argument('--min-skill', type=float, default=0.0,
+                    help='1 - MAE/persistence MAE must exceed this (default: %(default)s)')
+  gate.add_argument('--max-mae-increase', type=float, default=0.0,
+                    help='allowed MAE increase over the latest blessed model (default: %(default)s)')
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--root', default='runs', help='run root: pipeline outputs, metadata.sqlite, serving/, '
+                      'logs/ (default: %(default)s)')
+  parser.add_argument('--replicas', type=int, default=1,
+                      help='MirroredStrategy replicas; on CPU the processor is split into N logical devices')
+  parser.add_argument('--no-cache', action='store_true', help='re-execute every component')
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='tfx-lstm', description='TFX pipelines for LSTM forecasting, sentiment and translation.',
+      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest='command', required=True)
+
+  run = commands.add_parser('run', help='run a task pipeline locally', epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+  run_tasks = run.add_subparsers(dest='task', required=True)
+  forecast = run_tasks.add_parser('forecast', help='multivariate time-series forecasting', epilog=EXAMPLES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+  _add_run_flags(forecast)
+  _add_forecast_flags(forecast)
+  run_all = run_tasks.add_parser('all', help='every task on its bundled data')
+  _add_run_flags(run_all)
+  _add_forecast_flags(run_all)
+
+  predict = commands.add_parser('predict', help='query a pushed model', epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+  predict_tasks = predict.add_subparsers(dest='task', required=True)
+  predict_forecast_parser = predict_tasks.add_parser('forecast', help='forecast after the last window(s) of a CSV')
+  predict_forecast_parser.add_argument('--model', required=True,
+                                       help='pushed model version directory, or the serving root of the task')
+  predict_forecast_parser.add_argument('--input', required=True, help='CSV with the columns the model was trained on')
+  predict_forecast_parser.add_argument('--last', type=int, default=1, help='forecast from the last N windows')
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  try:
+    if args.command == 'run':
+      names = ['forecast'] if args.task == 'all' else [args.task]
+      for name in names:
+        status = run_task(name, args)
+        if status:
+          return status
+      return 0
+    return predict_forecast(args)
+  except Exception as e:  # pylint: disable=broad-except
+    message = str(e) if isinstance(e, UserError) else _user_message(e)
+    if message is None:
+      raise
+    print(f'error: {message}', file=sys.stderr)
+    return 2
+
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,64 @@
+"""`tfx-lstm predict forecast`: the last window(s) of a CSV through a pushed model's raw-window signature."""
+import collections
+import csv
+import math
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from components.windowing import DataContractError
+from components.windowing import format_timestamp
+from components.windowing import infer_step
+from components.windowing import parse_number
+from components.windowing import parse_timestamp
+from trainer.common import read_model_metadata
+
+
+def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
+  """Yields one line per forecast: series, last input time, forecast time and value in original units."""
+  meta = read_model_metadata(model_dir)
+  columns, window, horizon = meta['columns'], meta['window'], meta['horizon']
+  categorical = set(meta['categorical_features'])
+  series_rows = collections.defaultdict(list)
+  with open(csv_path, newline='', encoding='utf-8') as f:
+    reader = csv.DictReader(f)
+    missing = [c for c in [meta['time_column'], *columns.values()] if c not in (reader.fieldnames or [])]
+    if missing:
+      raise DataContractError(f'{csv_path}: column(s) {", ".join(map(repr, missing))} missing; '
+                              f'the model needs {", ".join([meta["time_column"], *columns.values()])}')
+    for line_number, row in enumerate(reader, start=2):
+      series = row[meta['series_column']] if meta['series_column'] else ''
+      series_rows[series].append((parse_timestamp(row[meta['time_column']]), line_number, row))
+
+  batch, described = collections.defaultdict(list), []
+  for series, rows in sorted(series_rows.items()):
+    rows.sort(key=lambda r: r[0])
+    if len(rows) < window + last - 1:
+      raise DataContractError(f'{csv_path}: series {series or "(single)"} has {len(rows)} rows; '
+                              f'{window + last - 1} are needed for {last} window(s) of {window}')
+    step = meta['step_seconds'] or infer_step([r[0] for r in rows])
+    for end in range(len(rows) - last + 1, len(rows) + 1):
+      chunk = rows[end - window:end]
+      for a, b in zip(chunk, chunk[1:]):
+        if b[0] - a[0] != step:
+          raise DataContractError(f'{csv_path}: gap between rows {a[1]} and {b[1]} inside the window')
+      for key, column in columns.items():
+        if key in categorical:
+          batch[key].append([r[2][column] for r in chunk])
+        else:
+          values = [parse_number(r[2][column].encode('utf-8')) for r in chunk]
+          bad = [r[1] for r, v in zip(chunk, values) if math.isnan(v)]
+          if bad:
+            raise DataContractError(f'{csv_path} row {bad[0]}: missing {column!r} inside the window')
+          batch[key].append(values)
+      described.append((series, chunk[-1][0], chunk[-1][0] + horizon * step))
+
+  signature = tf.saved_model.load(model_dir).signatures[meta['window_signature']]
+  inputs = {k: tf.constant(np.array(v), dtype=tf.string if k in categorical else tf.float32)
+            for k, v in batch.items()}
+  forecasts = signature(**inputs)['forecast'].numpy()
+  for (series, last_time, target_time), value in zip(described, forecasts):
+    prefix = f'{series}  ' if series else ''
+    yield (f'{prefix}window ending {format_timestamp(last_time)} -> {meta["target"]} at '
+           f'{format_timestamp(target_time)}: {value:.2f}')

@@ -1,0 +1,105 @@
+"""The one pipeline factory. Every path and switch is an argument; it reads no flags or environment."""
+import os
+from typing import List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.proto import transform_pb2
+
+from components.atomic_pusher import AtomicPushExecutor
+from components.baseline_resolver import LatestBlessedOtherModelStrategy
+from components.serving_smoke_test import ServingSmokeTest
+from components.windowing import TimeSeriesWindowGen
+from pipeline.tasks import TaskSpec
+
+
+def create_pipeline(
+    task: TaskSpec,
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    serving_root: str,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Builds ExampleGen -> statistics/schema/validation -> [windowing] -> Transform -> Trainer -> Evaluator
+  -> serving smoke test -> Pusher for one task.
+
+  Args:
+    task: the task spec (modules, configuration, eval config).
+    pipeline_name: MLMD pipeline name (lowercase, digits and '-' for Kubeflow).
+    pipeline_root: where component outputs are written.
+    data_root: directory of input files (`task.input_pattern` selects them).
+    serving_root: the blessed model is pushed to `<serving_root>/<version>/`.
+    metadata_connection_config: ML Metadata connection; None lets the orchestrator provide one.
+    beam_pipeline_args: for every Beam-based component.
+    enable_cache: reuse outputs of executions whose inputs did not change.
+  """
+  example_gen = tfx.components.CsvExampleGen(
+      input_base=data_root,
+      input_config=example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name=name, pattern=task.input_pattern) for name in task.input_splits]))
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  components = [example_gen, statistics_gen, schema_gen, example_validator]
+
+  examples, schema = example_gen.outputs['examples'], schema_gen.outputs['schema']
+  if task.window_config is not None:
+    window_gen = TimeSeriesWindowGen(
+        examples=examples, schema=schema, window_config=task.window_config.to_json())
+    examples, schema = window_gen.outputs['windowed_examples'], window_gen.outputs['window_schema_out']
+    components.append(window_gen)
+
+  transform = tfx.components.Transform(
+      examples=examples,
+      schema=schema,
+      module_file=task.preprocessing_module,
+      custom_config=task.custom_config,
+      splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)))
+  trainer = tfx.components.Trainer(
+      module_file=task.trainer_module,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema,
+      custom_config=task.custom_config)
+  baseline = tfx.dsl.Resolver(
+      strategy_class=LatestBlessedOtherModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      candidate=trainer.outputs['model'],
+  ).with_id('latest_blessed_baseline')
+  evaluator = tfx.components.Evaluator(
+      examples=examples,
+      schema=schema,
+      model=trainer.outputs['model'],
+      baseline_model=baseline.outputs['model'],
+      eval_config=task.eval_config)
+  smoke_test = ServingSmokeTest(model=trainer.outputs['model'], examples=examples)
+  smoke_test.add_upstream_node(evaluator)  # run it on models that got that far, in pipeline order
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      infra_blessing=smoke_test.outputs['infra_blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
+      custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
+  components += [transform, trainer, baseline, evaluator, smoke_test, pusher]
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=components,
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [],
+  )
+
+
+def sqlite_metadata(path: str) -> metadata_store_pb2.ConnectionConfig:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  return tfx.orchestration.metadata.sqlite_metadata_connection_config(path)

@@ -1,0 +1,114 @@
+"""Task specs: everything that differs between the three LSTM jobs, as data the pipeline factory reads."""
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import tensorflow_model_analysis as tfma
+
+from components import windowing
+from trainer import metrics as project_metrics
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _module(folder: str, name: str) -> str:
+  return os.path.join(PACKAGE_ROOT, folder, f'{name}.py')
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+  """One LSTM job, as the pipeline factory needs it."""
+  name: str
+  input_pattern: str  # which files of the data directory ExampleGen reads
+  preprocessing_module: str  # file path of the module with preprocessing_fn
+  trainer_module: str  # file path of the module with run_fn
+  custom_config: Dict[str, Any]  # given to both preprocessing_fn and run_fn
+  eval_config: tfma.EvalConfig
+  transform_splits: Tuple[str, ...]
+  window_config: Optional[windowing.WindowConfig] = None  # set: rows are windowed before Transform
+  input_splits: Tuple[str, ...] = ('rows',)  # ExampleGen split names (one split: no hash split)
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecastHyperparameters:
+  units: int = 64
+  layers: int = 1
+  dropout: float = 0.0
+  epochs: int = 5
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  loss: str = 'mse'
+  residual: bool = True
+  replicas: int = 1
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecastGate:
+  """Blessing rule on the overall eval slice."""
+  min_skill: float = 0.0  # skill = 1 - MAE / persistence MAE must be above this
+  max_mae_increase: float = 0.0  # vs the latest blessed model, in target units
+
+
+def forecast_task(window_config: windowing.WindowConfig,
+                  hyperparameters: ForecastHyperparameters = ForecastHyperparameters(),
+                  gate: ForecastGate = ForecastGate()) -> TaskSpec:
+  """The forecast task for CSV rows described by `window_config`."""
+  key = windowing.feature_key
+  custom_config = {
+      'numeric_features': [key(c) for c in window_config.numeric_features],
+      'categorical_features': [key(c) for c in window_config.categorical_features],
+      'target_feature': key(window_config.target),
+      'window': window_config.window,
+      'num_oov_buckets': 1,
+      # What `tfx-lstm predict` needs to rebuild a raw window from a CSV.
+      'metadata': {
+          'time_column': window_config.time_column,
+          'target': window_config.target,
+          'series_column': window_config.series_column,
+          'window': window_config.window,
+          'horizon': window_config.horizon,
+          'step_seconds': window_config.step_seconds,
+          'columns': {key(c): c for c in window_config.input_features},
+          'categorical_features': [key(c) for c in window_config.categorical_features],
+      },
+      **dataclasses.asdict(hyperparameters),
+  }
+  slices = [tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=[windowing.TARGET_MONTH_KEY]),
+            tfma.SlicingSpec(feature_keys=[windowing.TARGET_HOUR_KEY])]
+  if window_config.series_column:
+    slices.append(tfma.SlicingSpec(feature_keys=[windowing.SERIES_KEY]))
+  overall = [tfma.SlicingSpec()]
+  skill_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gate.min_skill + 1e-9})))
+  mae_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
+      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                                                   absolute={'value': gate.max_mae_increase})))
+  metric = project_metrics.forecast_metric_config
+  eval_config = tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=windowing.LABEL_KEY,
+                                  prediction_key='forecast')],
+      slicing_specs=slices,
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          metric(project_metrics.MAE, per_slice_thresholds=[mae_gate]),
+          metric(project_metrics.RMSE),
+          metric(project_metrics.PERSISTENCE_MAE),
+          metric(project_metrics.PERSISTENCE_RMSE),
+          metric(project_metrics.FORECAST_SKILL, per_slice_thresholds=[skill_gate]),
+      ])])
+  return TaskSpec(
+      name='forecast',
+      input_pattern='*.csv',
+      preprocessing_module=_module('preprocessing', 'forecast_transform'),
+      trainer_module=_module('trainer', 'forecast_trainer'),
+      custom_config=custom_config,
+      eval_config=eval_config,
+      transform_splits=windowing.SPLITS,
+      window_config=window_config,
+  )
+
+
+def task_names() -> List[str]:
+  return ['forecast']

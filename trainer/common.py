@@ -1,0 +1,120 @@
+"""The training skeleton the three tasks share: Keras import, strategy, input pipeline, export.
+
+DESIGN §4: every trainer module imports Keras from here (`from trainer.common import keras`), which is
+tf_keras, never Keras 3.
+"""
+import json
+import os
+from typing import Any, Callable, Dict, List, Optional
+
+import tensorflow as tf
+import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the project)
+import tensorflow_transform as tft
+
+MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
+
+
+def make_strategy(replicas: int) -> tf.distribute.Strategy:
+  """MirroredStrategy over all local GPUs or, without GPUs, over `replicas` logical CPU devices.
+
+  The logical CPU split must exist before TensorFlow initialises; `split_cpu` does it and the runner
+  calls it at start-up.
+  """
+  gpus = tf.config.list_logical_devices('GPU')
+  if gpus:
+    return tf.distribute.MirroredStrategy([d.name for d in gpus])
+  cpus = tf.config.list_logical_devices('CPU')
+  if len(cpus) < replicas:
+    raise RuntimeError(
+        f'{replicas} replicas asked but TensorFlow has {len(cpus)} logical CPU device(s): the CPU must be split '
+        'before TensorFlow initialises (tfx-lstm run --replicas N does this at start-up).')
+  return tf.distribute.MirroredStrategy([d.name for d in cpus[:replicas]])
+
+
+def split_cpu(replicas: int) -> None:
+  """Splits the physical CPU into `replicas` logical devices; call before any TensorFlow op runs."""
+  if replicas <= 1:
+    return
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  existing = tf.config.get_logical_device_configuration(cpu)
+  if existing and len(existing) >= replicas:
+    return
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)])
+
+
+def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, label_key: str,
+                 batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
+  """Transformed TFRecords -> cached, batched (features, label) pairs.
+
+  The transformed data is small (windows or sentences), so it is parsed once and cached in memory;
+  later epochs cost no I/O or parsing.
+  """
+  files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+  spec = tft_output.transformed_feature_spec()
+  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
+             .batch(1024)
+             .map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
+             .unbatch()
+             .cache())
+  if shuffle:
+    dataset = dataset.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
+  dataset = dataset.batch(batch_size).map(lambda f: (f, f.pop(label_key)))
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def raw_example_parser(tft_output: tft.TFTransformOutput, keys: List[str]) -> Callable[[tf.Tensor], Dict]:
+  """Returns a function: serialized tf.Examples -> raw features restricted to `keys`."""
+  spec = {k: v for k, v in tft_output.raw_feature_spec().items() if k in keys}
+  return lambda serialized: tf.io.parse_example(serialized, spec)
+
+
+def transform_features_signature(model: keras.Model, tft_output: tft.TFTransformOutput, label_key: str):
+  """`transform_features`: serialized raw examples -> transformed features (what Evaluator may slice on)."""
+  model.tft_layer_eval = tft_output.transform_features_layer()
+  spec = tft_output.raw_feature_spec()
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(serialized):
+    features = tf.io.parse_example(serialized, spec)
+    features.pop(label_key, None)
+    return model.tft_layer_eval(features)
+
+  return transform_features
+
+
+def export_model(model: keras.Model, serving_dir: str, signatures: Dict[str, Any],
+                 metadata: Dict[str, Any]) -> None:
+  """Writes the SavedModel with its signatures plus a JSON description the CLI's `predict` reads."""
+  tf.saved_model.save(model, serving_dir, signatures=signatures)
+  extra = os.path.join(serving_dir, 'assets.extra')
+  tf.io.gfile.makedirs(extra)
+  with tf.io.gfile.GFile(os.path.join(extra, MODEL_METADATA_FILE), 'w') as f:
+    json.dump(metadata, f, indent=1, sort_keys=True)
+
+
+def read_model_metadata(saved_model_dir: str) -> Dict[str, Any]:
+  path = os.path.join(saved_model_dir, 'assets.extra', MODEL_METADATA_FILE)
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(f'{saved_model_dir} is not a tfx-lstm model (no assets.extra/{MODEL_METADATA_FILE})')
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+class EpochLog(keras.callbacks.Callback):
+  """One log line per epoch (Keras progress bars would flood the log file)."""
+
+  def __init__(self, log: Callable[[str], None] = print):
+    super().__init__()
+    self._log = log
+
+  def on_epoch_end(self, epoch, logs=None):
+    text = ' '.join(f'{k}={v:.4f}' for k, v in sorted((logs or {}).items()))
+    self._log(f'epoch {epoch + 1}: {text}')
+
+
+def hyperparameter(config: Dict[str, Any], name: str, default: Any, kind: Optional[type] = None) -> Any:
+  value = config.get(name, default)
+  return kind(value) if kind is not None and value is not None else value

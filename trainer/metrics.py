@@ -1,0 +1,126 @@
+"""TFMA metrics registered by the project (the Evaluator loads them by module and class name).
+
+ForecastMetric computes one of: the model's MAE or RMSE, the persistence forecast's MAE or RMSE on the same
+windows (read from the `persistence_forecast` feature of each window example), or the skill score
+1 - MAE / MAE_persistence that the pipeline gates on (> 0 means the model beats "next = last").
+One metric per MetricConfig, so TFMA thresholds can be attached to each
+(`MetricConfig(class_name='ForecastMetric', config='{"metric": "forecast_skill"}')`).
+"""
+import dataclasses
+import json
+from typing import Dict, Iterable, List, Optional
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.metrics import metric_util
+from tensorflow_model_analysis.proto import config_pb2
+
+MAE = 'mae'
+RMSE = 'rmse'
+PERSISTENCE_MAE = 'persistence_mae'
+PERSISTENCE_RMSE = 'persistence_rmse'
+FORECAST_SKILL = 'forecast_skill'
+FORECAST_METRIC_NAMES = (MAE, RMSE, PERSISTENCE_MAE, PERSISTENCE_RMSE, FORECAST_SKILL)
+
+
+class ForecastMetric(metric_types.Metric):
+  """One of FORECAST_METRIC_NAMES for a point forecast, named after it unless `name` is given."""
+
+  def __init__(self, metric: str = FORECAST_SKILL, persistence_key: str = 'persistence_forecast',
+               name: Optional[str] = None):
+    if metric not in FORECAST_METRIC_NAMES:
+      raise ValueError(f'metric must be one of {FORECAST_METRIC_NAMES}, not {metric!r}')
+    super().__init__(_forecast_computations, metric=metric, persistence_key=persistence_key, name=name or metric)
+
+
+def _forecast_computations(
+    metric: str,
+    persistence_key: str,
+    name: Optional[str] = None,
+    eval_config: Optional[config_pb2.EvalConfig] = None,
+    model_names: Optional[List[str]] = None,
+    output_names: Optional[List[str]] = None,
+    example_weighted: bool = False,
+    **unused_kwargs) -> metric_types.MetricComputations:
+  computations = []
+  for model_name in model_names or ['']:
+    for output_name in output_names or ['']:
+      key = metric_types.MetricKey(name=name or metric, model_name=model_name, output_name=output_name,
+                                   example_weighted=example_weighted)
+      computations.append(metric_types.MetricComputation(
+          keys=[key],
+          preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[persistence_key])],
+          combiner=_ForecastCombiner(metric, key, eval_config, model_name, output_name, persistence_key,
+                                     example_weighted)))
+  return computations
+
+
+@dataclasses.dataclass
+class _Sums:
+  weight: float = 0.0
+  abs_error: float = 0.0
+  sq_error: float = 0.0
+  persistence_abs_error: float = 0.0
+  persistence_sq_error: float = 0.0
+
+
+class _ForecastCombiner(beam.CombineFn):
+
+  def __init__(self, metric: str, key: metric_types.MetricKey, eval_config, model_name: str,
+               output_name: str, persistence_key: str, example_weighted: bool):
+    self._metric = metric
+    self._key = key
+    self._eval_config = eval_config
+    self._model_name = model_name
+    self._output_name = output_name
+    self._persistence_key = persistence_key
+    self._example_weighted = example_weighted
+
+  def create_accumulator(self) -> _Sums:
+    return _Sums()
+
+  def add_input(self, sums: _Sums, element: metric_types.StandardMetricInputs) -> _Sums:
+    persistence = metric_util.safe_to_scalar(element.features[self._persistence_key])
+    for label, prediction, weight in metric_util.to_label_prediction_example_weight(
+        element, eval_config=self._eval_config, model_name=self._model_name,
+        output_name=self._output_name, example_weighted=self._example_weighted):
+      label = metric_util.safe_to_scalar(label)
+      weight = metric_util.safe_to_scalar(weight)
+      error = metric_util.safe_to_scalar(prediction) - label
+      sums.weight += weight
+      sums.abs_error += weight * abs(error)
+      sums.sq_error += weight * error * error
+      sums.persistence_abs_error += weight * abs(persistence - label)
+      sums.persistence_sq_error += weight * (persistence - label) ** 2
+    return sums
+
+  def merge_accumulators(self, accumulators: Iterable[_Sums]) -> _Sums:
+    total = _Sums()
+    for sums in accumulators:
+      for field in dataclasses.fields(_Sums):
+        setattr(total, field.name, getattr(total, field.name) + getattr(sums, field.name))
+    return total
+
+  def extract_output(self, sums: _Sums) -> Dict[metric_types.MetricKey, float]:
+    if not sums.weight:
+      return {self._key: float('nan')}
+    mae = sums.abs_error / sums.weight
+    persistence_mae = sums.persistence_abs_error / sums.weight
+    values = {
+        MAE: mae,
+        RMSE: np.sqrt(sums.sq_error / sums.weight),
+        PERSISTENCE_MAE: persistence_mae,
+        PERSISTENCE_RMSE: np.sqrt(sums.persistence_sq_error / sums.weight),
+        FORECAST_SKILL: 1.0 - mae / persistence_mae if persistence_mae else float('nan'),
+    }
+    return {self._key: float(values[self._metric])}
+
+
+metric_types.register_metric(ForecastMetric)
+
+
+def forecast_metric_config(metric: str, **kwargs):
+  """A tfma.MetricConfig for ForecastMetric `metric`; kwargs are MetricConfig fields (e.g. thresholds)."""
+  return config_pb2.MetricConfig(class_name=ForecastMetric.__name__, module=__name__,
+                                  config=json.dumps({'metric': metric}), **kwargs)
