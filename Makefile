@@ -7,9 +7,12 @@ ARGS ?=
 
 .PHONY: run test test-fast bench venv clean
 
+# Some machines' pip configs name local wheel folders that do not exist; pip warns once per package.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
 # Python 3.10 is required: TFX 1.16's ml-metadata and TFDV ship no wheels for 3.11+.
-PYTHON310 := $(shell command -v python3.10 2>/dev/null || \
-	(command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1))
+# pyenv's own 3.10 first (its shim fails when .python-version names a patch release that is not installed).
+PYTHON310 := $(or $(shell command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1),$(shell command -v python3.10 2>/dev/null))
 
 $(PY):
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -22,8 +25,8 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml constraints.txt
 	@echo "installing tfx-lstm and its pinned stack into $(VENV) (first time: ~3 min, ~3 GB)"
-	@$(PY) -m pip install -q --upgrade "pip==24.2" "setuptools==75.1.0" wheel
-	@$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@set -o pipefail; $(PY) -m pip install -q --upgrade "pip==24.2" "setuptools==75.1.0" wheel 2>&1 | $(QUIET_PIP)
+	@set -o pipefail; $(PY) -m pip install -q -c constraints.txt -e ".[test]" 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -270,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
+  if args.command == 'predict':  # no log file here: keep TensorFlow's start-up chatter off the console
+    os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+    import warnings  # pylint: disable=g-import-not-at-top
+    warnings.filterwarnings('ignore', category=FutureWarning)
   try:
     if args.command == 'run':
       names = ['forecast'] if args.task == 'all' else [args.task]

@@ -1,0 +1,160 @@
+"""Tier 3: the forecast pipeline end to end with LocalDagRunner on a slice of the bundled data.
+
+One run root is shared by the tests in order: a first run (every component executes, the model is blessed
+and pushed), an unchanged re-run (everything cached), a run whose gate cannot pass (not blessed, nothing
+new pushed). The data has a deliberate 5-hour gap.
+"""
+import csv
+import glob
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import BUNDLED_FORECAST_CSV, run_cli
+from pipeline import run_summary
+
+pytestmark = pytest.mark.e2e
+
+ROWS = 1800  # 75 days of hourly rows
+GAP_ROWS = range(500, 505)  # 2013-01-21 20:00 to 2013-01-22 00:00 left out
+PIPELINE = 'tfx-lstm-forecast'
+NODES = {'CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen', 'Transform',
+         'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher'}
+FAST = ['--epochs', '1', '--units', '16', '--replicas', '2']
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('forecast_data')
+  with open(BUNDLED_FORECAST_CSV) as src, open(directory / 'part-0.csv', 'w', newline='') as dst:
+    reader, writer = csv.reader(src), csv.writer(dst)
+    writer.writerow(next(reader))
+    for i, row in enumerate(reader):
+      if i >= ROWS:
+        break
+      if i not in GAP_ROWS:
+        writer.writerow(row)
+  return str(directory)
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('forecast_root'))
+
+
+@pytest.fixture(scope='module')
+def first_run(data_dir, root):
+  # --min-skill -1: on 75 days and one epoch the model may not beat persistence; this run tests the
+  # mechanics of blessing and pushing, test_gate_that_cannot_pass tests a rejection.
+  result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '-1', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def _metadata(root):
+  return os.path.join(root, 'metadata.sqlite')
+
+
+def _versions(root):
+  return sorted(glob.glob(os.path.join(root, 'serving', 'forecast', '[0-9]*')))
+
+
+def test_first_run_executes_every_component_and_pushes(first_run, root):
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  executed = {node for node, states in run.execution_states.items() if states == ['COMPLETE']}
+  assert NODES <= executed, run.execution_states
+  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 1
+  assert run_summary.artifact_property(run.output('InfraBlessing'), 'blessed') == 1
+  pushed = run_summary.artifact_property(run.output('PushedModel'), 'pushed_destination')
+  assert _versions(root) == [pushed]
+  assert not glob.glob(os.path.join(root, 'serving', 'forecast', '.staging*'))
+  # One progress line per component, then the summary.
+  for node in NODES:
+    assert re.search(rf'\] {node} +done', first_run.stdout), first_run.stdout
+  assert 'blessed     yes' in first_run.stdout and f'pushed      {pushed}' in first_run.stdout
+
+
+def test_gaps_are_dropped_and_reported(first_run, root):
+  assert 'gaps        1 (windows spanning them dropped): 2013-01-21 19:00:00 -> 2013-01-22 01:00:00' \
+      in first_run.stdout
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  windows = _eval_windows(run, 'train')
+  stamps = [w.features.feature['target_timestamp'].int64_list.value[0] for w in windows]
+  gap_start, gap_end = 1358794800, 1358816400  # 2013-01-21 19:00 and 2013-01-22 01:00 UTC
+  for target in stamps:  # no window has inputs on both sides of the gap
+    first_input = target - 24 * 3600
+    assert not (first_input <= gap_start and target >= gap_end)
+
+
+def _eval_windows(run, split='eval'):
+  examples = next(a for a in run.outputs['Examples'] if 'TimeSeriesWindowGen' in a.uri)
+  files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+  return [tf.train.Example.FromString(r.numpy())
+          for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+def test_pushed_model_answers_raw_windows_in_original_units(first_run, root):
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  windows = _eval_windows(run)[:64]
+  model = tf.saved_model.load(_versions(root)[0])
+  from_examples = model.signatures['serving_default'](
+      examples=tf.constant([w.SerializeToString() for w in windows]))['forecast'].numpy()
+  signature = model.signatures['forecast_window']
+  raw = {}
+  for name, spec in signature.structured_input_signature[1].items():
+    values = [getattr(w.features.feature[name], 'float_list' if spec.dtype == tf.float32 else 'bytes_list').value
+              for w in windows]
+    raw[name] = tf.constant(np.array([list(v) for v in values]), dtype=spec.dtype)
+  from_window = signature(**raw)['forecast'].numpy()
+  assert from_window.shape == (len(windows),) and np.all(np.isfinite(from_window))
+  np.testing.assert_allclose(from_window, from_examples, rtol=1e-5, atol=1e-4)
+  # Original units: forecasts track the last observed PM2.5 (tens to hundreds of µg/m³), not z-scores.
+  last = np.array([w.features.feature['persistence_forecast'].float_list.value[0] for w in windows])
+  labels = np.array([w.features.feature['label'].float_list.value[0] for w in windows])
+  assert np.median(np.abs(from_window - last)) < 0.5 * np.std(labels)
+
+
+def test_predict_command_forecasts_after_the_last_window(first_run, root, tmp_path):
+  with open(BUNDLED_FORECAST_CSV) as src:
+    (tmp_path / 'recent.csv').write_text(''.join(src.readlines()[:241]))  # header + 10 complete days
+  result = run_cli('predict', 'forecast', '--model', os.path.join(root, 'serving', 'forecast'),
+                   '--input', str(tmp_path / 'recent.csv'), '--last', '2')
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 2
+  match = re.match(r'window ending 2013-01-10 23:00:00 -> pm2.5 at 2013-01-11 00:00:00: (-?[\d.]+)$', lines[1])
+  assert match, lines
+  assert np.isfinite(float(match.group(1)))
+
+
+def test_unchanged_rerun_is_served_from_cache(first_run, root, data_dir):
+  result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '-1', *FAST)
+  assert result.returncode == 0, result.stderr
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  states = {node: s for node, s in run.execution_states.items() if node in NODES}
+  assert states == {node: ['CACHED'] for node in NODES}
+  assert len(_versions(root)) == 1
+
+
+def test_gate_that_cannot_pass_blesses_and_pushes_nothing(first_run, root, data_dir):
+  result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '0.99', *FAST)
+  assert result.returncode == 0, result.stderr
+  assert 'blessed     NO' in result.stdout and 'forecast_skill' in result.stdout
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  assert run.execution_states['Trainer'] == ['CACHED']  # only the gate changed
+  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
+  assert run_summary.artifact_property(run.output('PushedModel'), 'pushed') == 0
+  assert len(_versions(root)) == 1
+
+
+def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_path):
+  result = run_cli('run', 'forecast', '--data', data_dir, '--root', str(tmp_path), '--gap-policy', 'fail', *FAST)
+  assert result.returncode == 1
+  assert 'gap in series (single): no rows between 2013-01-21 19:00:00 and 2013-01-22 01:00:00' in result.stderr
+  assert 'nothing was pushed' in result.stderr
+  assert not os.path.exists(os.path.join(tmp_path, 'serving'))
+  run = run_summary.latest_run(os.path.join(tmp_path, 'metadata.sqlite'), PIPELINE)
+  assert 'Transform' not in run.execution_states

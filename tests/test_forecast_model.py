@@ -1,0 +1,44 @@
+"""Tier 1: the forecaster's builder, and one training step under a 2-replica MirroredStrategy on CPU."""
+import numpy as np
+import tensorflow as tf
+
+from trainer import common
+from trainer import forecast_trainer
+from trainer.common import keras
+
+WINDOW = 6
+
+
+def _inputs(batch: int):
+  rng = np.random.default_rng(0)
+  return {'y': rng.normal(size=(batch, WINDOW)).astype('float32'),
+          'x': rng.normal(size=(batch, WINDOW)).astype('float32'),
+          'wind': rng.integers(0, 3, size=(batch, WINDOW))}
+
+
+def test_model_shapes_for_stacked_layers():
+  model = forecast_trainer.build_model(['y', 'x'], {'wind': 3}, 'y', WINDOW, units=8, layers=2, dropout=0.1)
+  assert model(_inputs(5)).shape == (5, 1)
+  assert [l.name for l in model.layers if isinstance(l, keras.layers.LSTM)] == ['lstm_0', 'lstm_1']
+
+
+def test_residual_model_starts_from_the_last_value():
+  model = forecast_trainer.build_model(['y'], {}, 'y', WINDOW, units=4, residual=True)
+  dense = model.get_layer('dense')
+  dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
+  inputs = {'y': np.arange(2 * WINDOW, dtype='float32').reshape(2, WINDOW)}
+  np.testing.assert_allclose(model(inputs).numpy()[:, 0], inputs['y'][:, -1])
+
+
+def test_two_replica_training_step_on_cpu():
+  strategy = common.make_strategy(2)  # conftest split the CPU into two logical devices
+  assert strategy.num_replicas_in_sync == 2
+  with strategy.scope():
+    model = forecast_trainer.build_model(['y', 'x'], {'wind': 3}, 'y', WINDOW, units=8)
+    model.compile(optimizer='adam', loss='mse')
+  labels = np.ones((16, 1), dtype='float32')
+  dataset = tf.data.Dataset.from_tensor_slices((_inputs(16), labels)).batch(8)
+  before = [w.numpy().copy() for w in model.trainable_weights]
+  history = model.fit(dataset, epochs=1, verbose=0)
+  assert np.isfinite(history.history['loss'][0])
+  assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.trainable_weights))
