@@ -12,18 +12,26 @@ import pathlib
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def make_beijing(shared: pathlib.Path) -> None:
-  source = shared / 'timeseries/beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv'
-  target = HERE / 'beijing_pm25/beijing_pm25_2013_2014.csv'
+BEIJING_SOURCE = 'timeseries/beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv'
+
+
+def reshape_beijing(source: pathlib.Path, target: pathlib.Path, first_year: int) -> None:
+  """Source rows from `first_year` on -> one `datetime` column, empty fields for missing PM2.5."""
   columns = ['pm2.5', 'DEWP', 'TEMP', 'PRES', 'cbwd', 'Iws', 'Is', 'Ir']
+  target.parent.mkdir(parents=True, exist_ok=True)
   with open(source, newline='') as src, open(target, 'w', newline='') as dst:
     writer = csv.writer(dst, lineterminator='\n')
     writer.writerow(['datetime'] + columns)
     for row in csv.DictReader(src):
-      if int(row['year']) < 2013:
+      if int(row['year']) < first_year:
         continue
       stamp = '%s-%02d-%02d %02d:00:00' % (row['year'], int(row['month']), int(row['day']), int(row['hour']))
       writer.writerow([stamp] + ['' if row[c] == 'NA' else row[c] for c in columns])
+
+
+def make_beijing(shared: pathlib.Path) -> None:
+  target = HERE / 'beijing_pm25/beijing_pm25_2013_2014.csv'
+  reshape_beijing(shared / BEIJING_SOURCE, target, first_year=2013)
   print('wrote', target)
 
 

@@ -1,0 +1,186 @@
+"""Forecast benchmark on the full Beijing PM2.5 data (../shared/data); results go in bench/README.md.
+
+1. Quality: runs the forecast pipeline (the `tfx-lstm` CLI, fresh root) with 2014 as the test year, then scores
+   the pushed model's `forecast_window` signature on every complete 2014 test window against the persistence
+   forecast (last observed value) on the same windows.
+2. Throughput: on the pipeline's own transformed train windows, in this one process, times epochs of
+   (a) this project's training path (trainer.common.make_dataset + forecast_trainer.build_model under
+   MirroredStrategy, as run_fn does) and (b) a plain Keras script of the seed's Example 1
+   (Sequential LSTM(50, relu) + Dense(1), adam/mse, batch 32, numpy arrays in memory).
+   Epoch 1 (tracing, dataset caching) is excluded for both.
+
+Usage: python -m bench.forecast_bench [--epochs N] [--shared ../shared/data] [--out bench/out/forecast]
+"""
+import argparse
+import glob
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _load_make_samples():
+  spec = importlib.util.spec_from_file_location('make_samples', REPO / 'data' / 'make_samples.py')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+class EpochTimer:
+  """Keras callback recording each epoch's wall time."""
+
+  def __init__(self):
+    from trainer.common import keras  # pylint: disable=g-import-not-at-top
+    outer = self
+
+    class _Callback(keras.callbacks.Callback):
+
+      def on_epoch_begin(self, epoch, logs=None):
+        outer.start = time.perf_counter()
+
+      def on_epoch_end(self, epoch, logs=None):
+        outer.times.append(time.perf_counter() - outer.start)
+
+    self.times, self.start, self.callback = [], 0.0, _Callback()
+
+  def windows_per_second(self, windows: int) -> float:
+    steady = self.times[1:] or self.times
+    return windows * len(steady) / sum(steady)
+
+
+def score_test_year(run, model_dir: str):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  examples = next(a for a in run.outputs['Examples'] if 'TimeSeriesWindowGen' in a.uri)
+  files = glob.glob(os.path.join(examples.uri, 'Split-test', '*'))
+  model = tf.saved_model.load(model_dir)
+  signature = model.signatures['forecast_window']
+  spec = signature.structured_input_signature[1]
+  raw_feature_spec = {name: tf.io.FixedLenFeature([s.shape[1]], s.dtype) for name, s in spec.items()}
+  raw_feature_spec['label'] = tf.io.FixedLenFeature([1], tf.float32)
+  raw_feature_spec['persistence_forecast'] = tf.io.FixedLenFeature([1], tf.float32)
+  forecasts, labels, persistence = [], [], []
+  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(512).map(
+      lambda r: tf.io.parse_example(r, raw_feature_spec))
+  latencies = []
+  for batch in dataset:
+    started = time.perf_counter()
+    out = signature(**{k: batch[k] for k in spec})['forecast'].numpy()
+    latencies.append((time.perf_counter() - started) / len(out))
+    forecasts.append(out)
+    labels.append(batch['label'].numpy()[:, 0])
+    persistence.append(batch['persistence_forecast'].numpy()[:, 0])
+  forecasts, labels, persistence = map(np.concatenate, (forecasts, labels, persistence))
+  mae = lambda p: float(np.mean(np.abs(p - labels)))  # noqa: E731
+  rmse = lambda p: float(np.sqrt(np.mean((p - labels) ** 2)))  # noqa: E731
+  return {'test_windows': int(len(labels)), 'mae': mae(forecasts), 'rmse': rmse(forecasts),
+          'persistence_mae': mae(persistence), 'persistence_rmse': rmse(persistence)}
+
+
+def throughput(run, config: dict, epochs: int, replicas: int):
+  """Windows/s of our training path vs the seed's Example 1 script on the same transformed train windows."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from trainer import common, forecast_trainer  # pylint: disable=g-import-not-at-top
+  from trainer.common import keras  # pylint: disable=g-import-not-at-top
+
+  transformed = next(a for a in run.outputs['Examples'] if '/Transform/' in a.uri)
+  graph = next(a for a in run.outputs['TransformGraph'])
+  tft_output = tft.TFTransformOutput(graph.uri)
+  patterns = [os.path.join(transformed.uri, 'Split-train', '*')]
+  numeric, categorical = config['numeric_features'], config['categorical_features']
+
+  # (a) this project's path, as run_fn runs it.
+  strategy = common.make_strategy(replicas)
+  batch_size = config['batch_size'] * strategy.num_replicas_in_sync
+  dataset = common.make_dataset(patterns, tft_output, 'label', batch_size, shuffle=True)
+  windows = sum(int(b[1].shape[0]) for b in dataset)
+  vocab_sizes = {k: tft_output.vocabulary_size_by_name(f'{k}_vocab') + 1 for k in categorical}
+  with strategy.scope():
+    model = forecast_trainer.build_model(numeric, vocab_sizes, config['target_feature'], config['window'],
+                                         units=config['units'], layers=config['layers'], dropout=config['dropout'])
+    model.compile(optimizer=keras.optimizers.Adam(config['learning_rate']), loss=config['loss'])
+  ours = EpochTimer()
+  model.fit(dataset, epochs=epochs, verbose=0, callbacks=[ours.callback])
+
+  # (b) the seed's Example 1 on the same windows as in-memory arrays (numerics + one-hot categoricals).
+  columns = {k: [] for k in numeric + categorical + ['label']}
+  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False):
+    for k in numeric + categorical:
+      columns[k].append(features[k].numpy())
+    columns['label'].append(label.numpy())
+  arrays = {k: np.concatenate(v) for k, v in columns.items()}
+  parts = [arrays[k][..., None] for k in numeric]
+  parts += [np.eye(vocab_sizes[k], dtype='float32')[arrays[k]] for k in categorical]
+  x_train, y_train = np.concatenate(parts, axis=-1).astype('float32'), arrays['label']
+  timesteps, features = x_train.shape[1:]
+  seed_model = keras.Sequential([
+      keras.layers.LSTM(50, activation='relu', input_shape=(timesteps, features)),
+      keras.layers.Dense(1),
+  ])
+  seed_model.compile(optimizer='adam', loss='mse', metrics=['mae'])
+  seed = EpochTimer()
+  seed_model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0, callbacks=[seed.callback])
+  return {'train_windows': windows, 'ours_windows_per_s': ours.windows_per_second(windows),
+          'seed_windows_per_s': seed.windows_per_second(len(x_train)), 'ours_batch': batch_size,
+          'seed_batch': 32, 'replicas': strategy.num_replicas_in_sync}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--shared', default=str(REPO.parent / 'shared' / 'data'))
+  parser.add_argument('--out', default=str(REPO / 'bench' / 'out' / 'forecast'))
+  parser.add_argument('--epochs', type=int, default=8)
+  parser.add_argument('--throughput-epochs', type=int, default=3)
+  parser.add_argument('--replicas', type=int, default=1)
+  parser.add_argument('pipeline_flags', nargs='*', help='extra `tfx-lstm run forecast` flags (after --)')
+  args = parser.parse_args()
+
+  source = pathlib.Path(args.shared) / _load_make_samples().BEIJING_SOURCE
+  if not source.exists():
+    print(f'SKIPPED: {source} not found (the benchmark needs the full data in ../shared/data)')
+    return 0
+  out = pathlib.Path(args.out)
+  shutil.rmtree(out, ignore_errors=True)
+  _load_make_samples().reshape_beijing(source, out / 'data' / 'beijing_pm25_2010_2014.csv', first_year=2010)
+
+  flags = ['--data', str(out / 'data'), '--root', str(out / 'root'), '--eval-start', '2013-07-01',
+           '--test-start', '2014-01-01', '--epochs', str(args.epochs), '--replicas', str(args.replicas),
+           *args.pipeline_flags]
+  print('tfx-lstm run forecast', ' '.join(flags), flush=True)
+  started = time.time()
+  result = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'run', 'forecast', *flags], cwd=REPO)
+  pipeline_seconds = time.time() - started
+  if result.returncode:
+    return result.returncode
+
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+  run = run_summary.latest_run(str(out / 'root' / 'metadata.sqlite'), 'tfx-lstm-forecast')
+  pushed = run_summary.artifact_property(run.output('PushedModel'), 'pushed_destination')
+  model_dir = pushed or os.path.join(run.output('Model').uri, 'Format-Serving')
+  quality = score_test_year(run, model_dir)
+  from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
+  split_cpu(args.replicas)
+  config = json.loads(run.properties['Trainer']['custom_config'])
+  speed = throughput(run, config, args.throughput_epochs, args.replicas)
+  results = {'pipeline_seconds': round(pipeline_seconds), 'pushed': bool(pushed), **quality, **speed}
+  results['mae_gain_vs_persistence'] = 1 - quality['mae'] / quality['persistence_mae']
+  results['rmse_gain_vs_persistence'] = 1 - quality['rmse'] / quality['persistence_rmse']
+  results['throughput_ratio'] = speed['ours_windows_per_s'] / speed['seed_windows_per_s']
+  print(json.dumps(results, indent=1))
+  (out / 'results.json').write_text(json.dumps(results, indent=1))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
