@@ -158,3 +158,39 @@ def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_pa
   assert not os.path.exists(os.path.join(tmp_path, 'serving'))
   run = run_summary.latest_run(os.path.join(tmp_path, 'metadata.sqlite'), PIPELINE)
   assert 'Transform' not in run.execution_states
+
+
+@pytest.fixture(scope='module')
+def newer_data_dir(data_dir, tmp_path_factory):
+  """The same series one day shorter: new data, so the Trainer runs again and a baseline exists."""
+  directory = tmp_path_factory.mktemp('forecast_data_newer')
+  lines = open(os.path.join(data_dir, 'part-0.csv')).readlines()
+  (directory / 'part-0.csv').write_text(''.join(lines[:-24]))
+  return str(directory)
+
+
+def test_new_data_is_compared_with_the_latest_blessed_model(first_run, root, newer_data_dir):
+  first_model = run_summary.latest_run(_metadata(root), PIPELINE)
+  first_model_id = first_model.output('Model').id
+  # A generous change threshold: the candidate is blessed as long as it is compared at all.
+  result = run_cli('run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1',
+                   '--max-mae-increase', '1e6', *FAST)
+  assert result.returncode == 0, result.stderr
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  assert run.execution_states['Trainer'] == ['COMPLETE']
+  blessing = run.output('ModelBlessing')
+  assert run_summary.artifact_property(blessing, 'baseline_model_id') == first_model_id
+  assert run_summary.artifact_property(blessing, 'blessed') == 1
+  assert f'against blessed model {first_model_id}' in result.stdout
+  assert len(_versions(root)) == 2
+
+  # An impossible change threshold: the same candidate, compared with the same baseline, is rejected.
+  result = run_cli('run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1',
+                   '--max-mae-increase=-1e6', *FAST)
+  assert result.returncode == 0, result.stderr
+  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  assert run.execution_states['Trainer'] == ['CACHED']
+  assert run_summary.artifact_property(run.output('ModelBlessing'), 'baseline_model_id') == first_model_id
+  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
+  assert 'mae changed by' in result.stdout and 'vs the blessed baseline' in result.stdout
+  assert len(_versions(root)) == 2
