@@ -118,7 +118,8 @@ def _forecast_task(args):
       gap_policy=args.gap_policy)
   hyperparameters = tasks.ForecastHyperparameters(
       units=args.units, layers=args.layers, dropout=args.dropout, epochs=args.epochs,
-      batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss, residual=not args.no_residual,
+      batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss, huber_delta=args.huber_delta,
+      residual=not args.no_residual,
       replicas=args.replicas, seed=args.seed)
   gate = tasks.ForecastGate(min_skill=args.min_skill, max_mae_increase=args.max_mae_increase)
   described = (f'{columns.rows:,} rows in {len(columns.files)} file(s) of {args.data}; target {args.target!r}, '
@@ -215,13 +216,15 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
   windows.add_argument('--eval-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
   windows.add_argument('--test-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
   model = parser.add_argument_group('model and training')
-  model.add_argument('--units', type=int, default=64, help='LSTM units (default: %(default)s)')
+  model.add_argument('--units', type=int, default=32, help='LSTM units (default: %(default)s)')
   model.add_argument('--layers', type=int, default=1, help='stacked LSTM layers (default: %(default)s)')
   model.add_argument('--dropout', type=float, default=0.0, help='LSTM input dropout (default: %(default)s)')
-  model.add_argument('--epochs', type=int, default=3, help='(default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=10, help='(default: %(default)s)')
   model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
-  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
-  model.add_argument('--loss', choices=['mse', 'mae', 'huber'], default='mse', help='(default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=3e-3, help='Adam (default: %(default)s)')
+  model.add_argument('--loss', choices=['mse', 'mae', 'huber'], default='huber', help='(default: %(default)s)')
+  model.add_argument('--huber-delta', type=float, default=0.1,
+                     help='Huber loss delta in target z-score units (default: %(default)s)')
   model.add_argument('--no-residual', action='store_true',
                      help='predict the level, not the change from the last value')
   model.add_argument('--seed', type=int, default=0)
@@ -292,5 +295,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 
+def entry() -> None:
+  """Console-script entry point."""
+  status = main()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  # Skip interpreter teardown: TensorFlow's function destructors print harmless tracebacks during it.
+  os._exit(status)  # pylint: disable=protected-access
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  entry()

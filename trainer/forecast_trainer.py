@@ -79,8 +79,8 @@ def run_fn(fn_args: FnArgs) -> None:
   Args:
     fn_args: TFX trainer arguments. `custom_config` carries the window layout (`numeric_features`,
       `categorical_features`, `target_feature`, `window`, plus `metadata` for the model description) and
-      the hyperparameters `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `loss`,
-      `residual`, `replicas`, `seed`.
+      the hyperparameters `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `loss`
+      ('mse', 'mae' or 'huber'), `huber_delta`, `residual`, `replicas`, `seed`.
   """
   config = fn_args.custom_config
   hp = lambda name, default, kind=None: common.hyperparameter(config, name, default, kind)  # noqa: E731
@@ -95,12 +95,15 @@ def run_fn(fn_args: FnArgs) -> None:
                  for k in config['categorical_features']}
   with strategy.scope():
     model = build_model(config['numeric_features'], vocab_sizes, config['target_feature'], config['window'],
-                        units=hp('units', 64, int), layers=hp('layers', 1, int),
+                        units=hp('units', 32, int), layers=hp('layers', 1, int),
                         dropout=hp('dropout', 0.0, float), residual=hp('residual', True, bool))
-    model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 1e-3, float)),
-                  loss=hp('loss', 'mse', str), metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
+    loss = hp('loss', 'huber', str)
+    if loss == 'huber':  # Keras' default delta (1 z-unit) would make it MSE for almost every error
+      loss = keras.losses.Huber(delta=hp('huber_delta', 0.1, float))
+    model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 3e-3, float)),
+                  loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
   logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync, batch_size)
-  model.fit(train, validation_data=evaluation, epochs=hp('epochs', 5, int), verbose=0,
+  model.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,
             steps_per_epoch=fn_args.train_steps or None,
             callbacks=[common.EpochLog(logging.info)])
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),

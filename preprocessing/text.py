@@ -1,0 +1,47 @@
+"""Text normalisation and vocabulary helpers shared by the sentiment and translate preprocessing_fns.
+
+Everything here runs inside the Transform graph, so training, evaluation and serving normalise text the
+same way by construction.
+"""
+from typing import Sequence
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+PAD = '[PAD]'
+START = '[START]'
+END = '[END]'
+# Punctuation becomes a token of its own ("good!" -> "good !"); quotes and dashes are dropped.
+_PUNCTUATION_TOKENS = r'([.,!?;:()¿¡])'
+_DROPPED = r'["“”«»—–]'
+
+
+def normalize(text: tf.Tensor) -> tf.Tensor:
+  """Lower-cases, separates punctuation, drops quotes, folds whitespace. string [batch] -> string [batch]."""
+  text = tf.strings.lower(tf.reshape(text, [-1]), encoding='utf-8')
+  text = tf.strings.regex_replace(text, '[’‘`]', "'")
+  text = tf.strings.regex_replace(text, _DROPPED, ' ')
+  text = tf.strings.regex_replace(text, _PUNCTUATION_TOKENS, r' \1 ')
+  text = tf.strings.regex_replace(text, r"(\w)'(\w)", r"\1 '\2")  # it's -> it 's (as in SST and Tatoeba)
+  return tf.strings.strip(tf.strings.regex_replace(text, r'\s+', ' '))
+
+
+def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+  """string [batch] -> ragged string tokens [batch, None]."""
+  return tf.strings.split(normalize(text))
+
+
+def token_ids(tokens: tf.RaggedTensor, vocab_filename: str, top_k: int, num_oov_buckets: int,
+              reserved_tokens: Sequence[str]) -> tf.RaggedTensor:
+  """Vocabulary over the tokens (reserved tokens first, ids 0..), then each token -> its id.
+
+  OOV tokens map to ids vocabulary_size .. vocabulary_size + num_oov_buckets - 1.
+  """
+  return tft.compute_and_apply_vocabulary(
+      tokens, top_k=top_k, num_oov_buckets=num_oov_buckets, vocab_filename=vocab_filename,
+      reserved_tokens=list(reserved_tokens))
+
+
+def pad_to(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
+  """Ragged ids -> int64 [batch, length]: truncated, padded with 0 (= [PAD])."""
+  return ids.to_tensor(default_value=0, shape=[None, length])
