@@ -46,6 +46,7 @@ TARGET_TIMESTAMP_KEY = 'target_timestamp'
 TARGET_MONTH_KEY = 'target_month'
 TARGET_HOUR_KEY = 'target_hour'
 SPLITS = ('train', 'eval', 'test')
+RESERVED_KEYS = (LABEL_KEY, PERSISTENCE_KEY, SERIES_KEY, TARGET_TIMESTAMP_KEY, TARGET_MONTH_KEY, TARGET_HOUR_KEY)
 _MISSING_TOKENS = frozenset(['', 'na', 'nan', 'null', 'none'])
 _MAX_LISTED = 20  # gaps and bad values listed in the report; the counts are always complete.
 
@@ -93,8 +94,8 @@ class WindowConfig:
     if not 0 <= self.eval_fraction < 1 or not 0 <= self.test_fraction < 1 or (
         self.eval_fraction + self.test_fraction >= 1):
       raise DataContractError('eval_fraction and test_fraction must be in [0, 1) and sum to < 1')
-    keys = [feature_key(c) for c in self.input_features]
-    if len(set(keys)) != len(keys):
+    keys = [feature_key(c) for c in (self.time_column, *self.input_features)]
+    if len(set(keys)) != len(keys) or set(keys) & set(RESERVED_KEYS):
       raise DataContractError(f'feature names collide after sanitising: {self.input_features}')
 
   @property
@@ -306,7 +307,9 @@ def window_series(series: str, rows: Iterable[Row], config: WindowConfig,
 
 
 def window_to_example(window: Window, config: WindowConfig) -> tf.train.Example:
-  features = {}
+  # The input rows' times (Unix seconds) travel with the window: the model derives calendar features from them.
+  features = {feature_key(config.time_column): tf.train.Feature(
+      int64_list=tf.train.Int64List(value=[r.timestamp for r in window.inputs]))}
   for i, column in enumerate(config.numeric_features):
     features[feature_key(column)] = tf.train.Feature(
         float_list=tf.train.FloatList(value=[r.numeric[i] for r in window.inputs]))
@@ -335,6 +338,7 @@ def window_schema(config: WindowConfig) -> schema_pb2.Schema:
     feature.shape.dim.add(size=length)
     feature.presence.min_fraction = 1.0
 
+  add(feature_key(config.time_column), schema_pb2.INT, config.window)
   for column in config.numeric_features:
     add(feature_key(column), schema_pb2.FLOAT, config.window)
   for column in config.categorical_features:

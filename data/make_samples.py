@@ -2,12 +2,14 @@
 
 Usage: python data/make_samples.py [--shared ../shared/data]
 
+SST-2: 5,000 training rows drawn at random (seed 0) and the whole dev set, header renamed to `text, label`.
 Beijing PM2.5: the 2013-2014 hourly rows, reshaped to one `datetime` column (the source splits it into
 year/month/day/hour) and with missing PM2.5 readings written as empty fields instead of `NA`.
 """
 import argparse
 import csv
 import pathlib
+import random
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -35,7 +37,23 @@ def make_beijing(shared: pathlib.Path) -> None:
   print('wrote', target)
 
 
+def make_sst2(shared: pathlib.Path, train_rows: int = 5000) -> None:
+  """A seeded random sample of SST-2 train rows plus the whole dev set, header renamed to `text, label`."""
+  target = HERE / 'sst2'
+  target.mkdir(exist_ok=True)
+  for name, keep in (('train.tsv', train_rows), ('dev.tsv', None)):
+    lines = (shared / 'sentiment/sst2' / name).read_text(encoding='utf-8').splitlines()
+    header, rows = lines[0], lines[1:]
+    assert header.split('\t') == ['sentence', 'label'], header
+    if keep is not None:
+      rows = [rows[i] for i in sorted(random.Random(0).sample(range(len(rows)), keep))]
+    (target / name).write_text('text\tlabel\n' + '\n'.join(rows) + '\n', encoding='utf-8')
+    print('wrote', target / name, len(rows), 'rows')
+
+
 if __name__ == '__main__':
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument('--shared', type=pathlib.Path, default=HERE.parent.parent / 'shared/data')
-  make_beijing(parser.parse_args().shared)
+  shared_root = parser.parse_args().shared
+  make_beijing(shared_root)
+  make_sst2(shared_root)

@@ -14,6 +14,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
+BUNDLED_SENTIMENT_DATA = os.path.join(PACKAGE_ROOT, 'data', 'sst2')
+TASKS = ('forecast', 'sentiment')
 
 EXAMPLES = """\
 examples:
@@ -21,8 +23,11 @@ examples:
   tfx-lstm run forecast --data my_csvs/ --time-column date --target load --series-column meter \\
       --window 48 --horizon 6 --epochs 10 --replicas 2
   tfx-lstm run forecast --eval-start 2014-07-01 --test-start 2014-10-01 --gap-policy fail
+  tfx-lstm run sentiment                        # bundled SST-2 sample: Bi-LSTM, vocabulary built in Transform
+  tfx-lstm run sentiment --data reviews/ --text-column review --label-column positive --slice-columns product
   tfx-lstm run all                              # every task on its bundled data
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
+  tfx-lstm predict sentiment --model runs/serving/sentiment "a gripping , beautifully acted film ."
 """
 
 
@@ -128,6 +133,41 @@ def _forecast_task(args):
   return tasks.forecast_task(window_config, hyperparameters, gate), described
 
 
+def _sentiment_task(args):
+  from components.text_example_gen import TextFormat, check_files  # pylint: disable=g-import-not-at-top
+  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+  from pipeline import tasks  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(args.data):
+    raise DataContractError(f'data directory {args.data} does not exist')
+  files = sorted(f for f in os.listdir(args.data) if not f.startswith('.') and os.path.isfile(
+      os.path.join(args.data, f)) and not f.lower().startswith(('readme', 'license')))
+  train = [f for f in files if f.startswith('train')]
+  held_out = [f for f in files if f.startswith(('dev', 'eval'))]
+  if train and held_out:  # the data comes split: keep its split
+    eval_prefix = 'dev' if held_out[0].startswith('dev') else 'eval'
+    input_splits, hash_splits, used = (('train', 'train*'), ('eval', f'{eval_prefix}*')), (), train + held_out
+    layout = f'train {", ".join(train)}; eval {", ".join(held_out)}'
+  else:  # one pool of files: hash-split 90/10
+    input_splits, hash_splits, used = (('all', '*'),), (('train', 9), ('eval', 1)), files
+    layout = f'{len(files)} file(s), hash split 90/10 into train/eval'
+  if not used:
+    raise DataContractError(f'no data files in {args.data}')
+  slice_columns = tuple(c.strip() for c in args.slice_columns.split(',') if c.strip())
+  delimiter = args.delimiter.encode('utf-8').decode('unicode_escape')  # lets users type '\t'
+  text_format = TextFormat(columns=(args.text_column, args.label_column, *slice_columns), delimiter=delimiter,
+                           int_columns=(args.label_column,), allowed_values={args.label_column: (0, 1)},
+                           non_empty=(args.text_column,))
+  rows = check_files([os.path.join(args.data, f) for f in used], text_format)
+  hyperparameters = tasks.SentimentHyperparameters(
+      vocab_size=args.vocab_size, max_length=args.max_length, embedding_dim=args.embedding_dim, units=args.units,
+      layers=args.layers, dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
+      learning_rate=args.learning_rate, patience=args.patience, replicas=args.replicas, seed=args.seed)
+  task = tasks.sentiment_task(input_splits, hash_splits, args.text_column, args.label_column, delimiter,
+                              slice_columns, hyperparameters,
+                              tasks.SentimentGate(min_auc=args.min_auc, max_auc_drop=args.max_auc_drop))
+  return task, f'{rows:,} labelled sentences in {args.data} ({layout})'
+
+
 def run_task(task_name: str, args) -> int:
   stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
   log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{task_name}-{stamp}.log')
@@ -142,7 +182,7 @@ def run_task(task_name: str, args) -> int:
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
     paths = local_runner.RunPaths.under(args.root, task_name)
     try:
-      task, described = {'forecast': _forecast_task}[task_name](args)
+      task, described = {'forecast': _forecast_task, 'sentiment': _sentiment_task}[task_name](args)
     except DataContractError as e:
       console_err.write(f'error: {e}\nnothing was run.\n')
       return 2
@@ -185,10 +225,15 @@ def resolve_model_dir(path: str) -> str:
   return os.path.join(path, str(versions[0]))
 
 
-def predict_forecast(args) -> int:
-  from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
+def predict(args) -> int:
   model_dir = resolve_model_dir(args.model)
-  for line in forecast_csv(model_dir, args.input, args.last):
+  if args.task == 'forecast':
+    from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
+    lines = forecast_csv(model_dir, args.input, args.last)
+  else:
+    from pipeline.sentiment_predict import classify  # pylint: disable=g-import-not-at-top
+    lines = classify(model_dir, args.sentences)
+  for line in lines:
     print(line)
   return 0
 
@@ -235,6 +280,36 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
                     help='allowed MAE increase over the latest blessed model (default: %(default)s)')
 
 
+def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
+  data = parser.add_argument_group('data')
+  data.add_argument('--data', default=BUNDLED_SENTIMENT_DATA,
+                    help='directory of delimited files with a header; train*/dev* (or eval*) files are used as '
+                    'the splits, any other layout is hash-split 90/10 (default: the bundled SST-2 sample)')
+  data.add_argument('--text-column', default='text', help='(default: %(default)s)')
+  data.add_argument('--label-column', default='label', help='0/1 labels (default: %(default)s)')
+  data.add_argument('--delimiter', default='\\t', help='field separator, no quoting (default: tab)')
+  data.add_argument('--slice-columns', default='', help='comma list of columns to report metrics by')
+  text = parser.add_argument_group('vocabulary')
+  text.add_argument('--vocab-size', type=int, default=10_000, help='most frequent tokens kept (default: %(default)s)')
+  text.add_argument('--max-length', type=int, default=48, help='tokens per sentence, longer ones are truncated '
+                    '(default: %(default)s)')
+  model = parser.add_argument_group('model and training')
+  model.add_argument('--embedding-dim', type=int, default=64, help='(default: %(default)s)')
+  model.add_argument('--units', type=int, default=64, help='LSTM units per direction (default: %(default)s)')
+  model.add_argument('--layers', type=int, default=1, help='stacked Bi-LSTM layers (default: %(default)s)')
+  model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=5, help='at most (default: %(default)s)')
+  model.add_argument('--patience', type=int, default=2,
+                     help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
+  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
+  model.add_argument('--seed', type=int, default=0)
+  gate = parser.add_argument_group('blessing gate (overall eval slice)')
+  gate.add_argument('--min-auc', type=float, default=0.5, help='AUC must exceed this (default: %(default)s)')
+  gate.add_argument('--max-auc-drop', type=float, default=0.0,
+                    help='allowed AUC drop from the latest blessed model (default: %(default)s)')
+
+
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--root', default='runs', help='run root: pipeline outputs, metadata.sqlite, serving/, '
                       'logs/ (default: %(default)s)')
@@ -256,9 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(forecast)
   _add_forecast_flags(forecast)
-  run_all = run_tasks.add_parser('all', help='every task on its bundled data')
+  sentiment = run_tasks.add_parser('sentiment', help='Bi-LSTM sentence classification (0/1 labels)',
+                                   epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  _add_run_flags(sentiment)
+  _add_sentiment_flags(sentiment)
+  run_all = run_tasks.add_parser('all', help='every task on its bundled data, with default settings')
   _add_run_flags(run_all)
-  _add_forecast_flags(run_all)
 
   predict = commands.add_parser('predict', help='query a pushed model', epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -268,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        help='pushed model version directory, or the serving root of the task')
   predict_forecast_parser.add_argument('--input', required=True, help='CSV with the columns the model was trained on')
   predict_forecast_parser.add_argument('--last', type=int, default=1, help='forecast from the last N windows')
+  predict_sentiment_parser = predict_tasks.add_parser('sentiment', help='P(positive) of each sentence')
+  predict_sentiment_parser.add_argument('--model', required=True,
+                                        help='pushed model version directory, or the serving root of the task')
+  predict_sentiment_parser.add_argument('sentences', nargs='+', help='raw sentences')
   return parser
 
 
@@ -279,13 +361,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.filterwarnings('ignore', category=FutureWarning)
   try:
     if args.command == 'run':
-      names = ['forecast'] if args.task == 'all' else [args.task]
-      for name in names:
-        status = run_task(name, args)
+      if args.task != 'all':
+        return run_task(args.task, args)
+      common = ['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
+      for name in TASKS:  # each task with its own defaults
+        status = run_task(name, build_parser().parse_args(['run', name, *common]))
         if status:
           return status
       return 0
-    return predict_forecast(args)
+    return predict(args)
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)
     if message is None:

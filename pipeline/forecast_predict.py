@@ -52,11 +52,15 @@ def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
           if bad:
             raise DataContractError(f'{csv_path} row {bad[0]}: missing {column!r} inside the window')
           batch[key].append(values)
+      if meta.get('time_feature'):
+        batch[meta['time_feature']].append([r[0] for r in chunk])
       described.append((series, chunk[-1][0], chunk[-1][0] + horizon * step))
 
   signature = tf.saved_model.load(model_dir).signatures[meta['window_signature']]
-  inputs = {k: tf.constant(np.array(v), dtype=tf.string if k in categorical else tf.float32)
-            for k, v in batch.items()}
+  dtypes = {k: tf.string if k in categorical else tf.float32 for k in batch}
+  if meta.get('time_feature'):
+    dtypes[meta['time_feature']] = tf.int64
+  inputs = {k: tf.constant(np.array(v), dtype=dtypes[k]) for k, v in batch.items()}
   forecasts = signature(**inputs)['forecast'].numpy()
   for (series, last_time, target_time), value in zip(described, forecasts):
     prefix = f'{series}  ' if series else ''

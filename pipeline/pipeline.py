@@ -11,6 +11,7 @@ from tfx.proto import transform_pb2
 from components.atomic_pusher import AtomicPushExecutor
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
 from components.serving_smoke_test import ServingSmokeTest
+from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
 from pipeline.tasks import TaskSpec
 
@@ -32,16 +33,22 @@ def create_pipeline(
     task: the task spec (modules, configuration, eval config).
     pipeline_name: MLMD pipeline name (lowercase, digits and '-' for Kubeflow).
     pipeline_root: where component outputs are written.
-    data_root: directory of input files (`task.input_pattern` selects them).
+    data_root: directory of input files (`task.input_splits` patterns select them).
     serving_root: the blessed model is pushed to `<serving_root>/<version>/`.
     metadata_connection_config: ML Metadata connection; None lets the orchestrator provide one.
     beam_pipeline_args: for every Beam-based component.
     enable_cache: reuse outputs of executions whose inputs did not change.
   """
-  example_gen = tfx.components.CsvExampleGen(
-      input_base=data_root,
-      input_config=example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name=name, pattern=task.input_pattern) for name in task.input_splits]))
+  input_config = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in task.input_splits])
+  output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in task.hash_splits
+  ])) if task.hash_splits else None
+  if task.text_format is not None:
+    example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config)
+  else:
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root, input_config=input_config, output_config=output_config)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
   example_validator = tfx.components.ExampleValidator(

@@ -1,7 +1,7 @@
 """The end-of-run summary: windows, metrics against the persistence baseline, blessing, push."""
 import math
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow_model_analysis as tfma
 
@@ -10,18 +10,50 @@ from pipeline import run_summary
 from pipeline.local_runner import RunPaths
 
 
-def overall_metrics(evaluation_uri: str, model_name: str = '') -> Dict[str, float]:
-  """Metric name -> value on the overall slice of a ModelEvaluation artifact (the candidate model)."""
-  result = tfma.load_eval_result(evaluation_uri, model_name=model_name or None)
+def sliced_metrics(evaluation_uri: str) -> Dict[tuple, Dict[str, float]]:
+  """Slice key (() = overall, else ((feature, value),)) -> metric name -> value, for the candidate model."""
+  result = tfma.load_eval_result(evaluation_uri)
+  sliced = {}
   for slice_key, metrics in result.slicing_metrics:
-    if slice_key == ():
-      values = {}
-      for per_sub_key in metrics.get('', {}).values():
-        for name, value in per_sub_key.items():
-          if isinstance(value, dict) and 'doubleValue' in value:
-            values[name] = value['doubleValue']
-      return values
-  return {}
+    values = {}
+    for per_sub_key in metrics.get('', {}).values():
+      for name, value in per_sub_key.items():
+        if isinstance(value, dict) and 'doubleValue' in value:
+          values[name] = value['doubleValue']
+    sliced[tuple(slice_key)] = values
+  return sliced
+
+
+def _by_feature(sliced, feature: str) -> List[Tuple[object, Dict[str, float]]]:
+  return sorted((key[0][1], values) for key, values in sliced.items() if len(key) == 1 and key[0][0] == feature)
+
+
+def _forecast_lines(sliced) -> List[str]:
+  metrics = sliced.get((), {})
+  lines = [f"  eval        MAE {_fmt(metrics.get('mae'))}  RMSE {_fmt(metrics.get('rmse'))}  "
+           f"(persistence MAE {_fmt(metrics.get('persistence_mae'))}  RMSE {_fmt(metrics.get('persistence_rmse'))}; "
+           f"skill {metrics.get('forecast_skill', float('nan')):+.1%}) on {int(metrics.get('example_count', 0)):,} windows"]
+  months = _by_feature(sliced, 'target_month')
+  if months:
+    lines.append('  by month    ' + '  '.join(
+        f"{month}: skill {values.get('forecast_skill', float('nan')):+.1%}" for month, values in months))
+  return lines
+
+
+def _sentiment_lines(sliced) -> List[str]:
+  metrics = sliced.get((), {})
+  lines = [f"  eval        AUC {_fmt(metrics.get('auc'))}  accuracy {_fmt(metrics.get('binary_accuracy'))} "
+           f"on {int(metrics.get('example_count', 0)):,} sentences"]
+  buckets = _by_feature(sliced, 'length_bucket')
+  if buckets:
+    names = {0: '<=5', 1: '6-10', 2: '11-20', 3: '21-30', 4: '>30'}
+    lines.append('  by length   ' + '  '.join(
+        f"{names.get(int(b), b)} tokens: acc {_fmt(v.get('binary_accuracy'))} (n={int(v.get('example_count', 0))})"
+        for b, v in buckets))
+  return lines
+
+
+_METRIC_LINES = {'forecast': _forecast_lines, 'sentiment': _sentiment_lines}
 
 
 def validation_failures(evaluation_uri: str):
@@ -73,11 +105,8 @@ def print_summary(task_name: str, paths: RunPaths, pipeline_name: str) -> None:
 
   evaluation = run.output('ModelEvaluation')
   if evaluation is not None:
-    metrics = overall_metrics(evaluation.uri)
-    if 'forecast_skill' in metrics:
-      print(f"  eval        MAE {_fmt(metrics.get('mae'))}  RMSE {_fmt(metrics.get('rmse'))}  "
-            f"(persistence MAE {_fmt(metrics.get('persistence_mae'))}  RMSE {_fmt(metrics.get('persistence_rmse'))}; "
-            f"skill {metrics['forecast_skill']:+.1%}) on {int(metrics.get('example_count', 0)):,} windows")
+    for line in _METRIC_LINES[task_name](sliced_metrics(evaluation.uri)):
+      print(line)
     ok, failures = validation_failures(evaluation.uri)
     blessing = run.output('ModelBlessing')
     baseline = run_summary.artifact_property(blessing, 'baseline_model_id')

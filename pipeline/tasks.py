@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import tensorflow_model_analysis as tfma
 
 from components import windowing
+from components.text_example_gen import TextFormat
 from trainer import metrics as project_metrics
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,14 +20,15 @@ def _module(folder: str, name: str) -> str:
 class TaskSpec:
   """One LSTM job, as the pipeline factory needs it."""
   name: str
-  input_pattern: str  # which files of the data directory ExampleGen reads
+  input_splits: Tuple[Tuple[str, str], ...]  # ExampleGen (split name, file pattern) pairs
   preprocessing_module: str  # file path of the module with preprocessing_fn
   trainer_module: str  # file path of the module with run_fn
   custom_config: Dict[str, Any]  # given to both preprocessing_fn and run_fn
   eval_config: tfma.EvalConfig
   transform_splits: Tuple[str, ...]
   window_config: Optional[windowing.WindowConfig] = None  # set: rows are windowed before Transform
-  input_splits: Tuple[str, ...] = ('rows',)  # ExampleGen split names (one split: no hash split)
+  text_format: Optional[TextFormat] = None  # set: DelimitedTextExampleGen reads the data, else CsvExampleGen
+  hash_splits: Tuple[Tuple[str, int], ...] = ()  # set: ExampleGen hash-splits one input split (name, buckets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ForecastHyperparameters:
   loss: str = 'huber'
   huber_delta: float = 0.1  # in target z-score units (~9 µg/m³ on the PM2.5 data)
   residual: bool = True
+  calendar_features: bool = True  # time of day and of year from the rows' timestamps
   replicas: int = 1
   seed: int = 0
 
@@ -62,6 +65,7 @@ def forecast_task(window_config: windowing.WindowConfig,
       'numeric_features': [key(c) for c in window_config.numeric_features],
       'categorical_features': [key(c) for c in window_config.categorical_features],
       'target_feature': key(window_config.target),
+      'time_feature': key(window_config.time_column) if hyperparameters.calendar_features else '',
       'window': window_config.window,
       'num_oov_buckets': 1,
       # What `tfx-lstm predict` needs to rebuild a raw window from a CSV.
@@ -73,6 +77,7 @@ def forecast_task(window_config: windowing.WindowConfig,
           'horizon': window_config.horizon,
           'step_seconds': window_config.step_seconds,
           'columns': {key(c): c for c in window_config.input_features},
+          'time_feature': key(window_config.time_column),
           'categorical_features': [key(c) for c in window_config.categorical_features],
       },
       **dataclasses.asdict(hyperparameters),
@@ -103,7 +108,7 @@ def forecast_task(window_config: windowing.WindowConfig,
       ])])
   return TaskSpec(
       name='forecast',
-      input_pattern='*.csv',
+      input_splits=(('rows', '*.csv'),),
       preprocessing_module=_module('preprocessing', 'forecast_transform'),
       trainer_module=_module('trainer', 'forecast_trainer'),
       custom_config=custom_config,
@@ -113,5 +118,62 @@ def forecast_task(window_config: windowing.WindowConfig,
   )
 
 
-def task_names() -> List[str]:
-  return ['forecast']
+@dataclasses.dataclass(frozen=True)
+class SentimentHyperparameters:
+  vocab_size: int = 10_000  # most frequent tokens kept; the rest share the OOV bucket(s)
+  max_length: int = 48  # tokens; longer sentences are truncated
+  num_oov_buckets: int = 1
+  embedding_dim: int = 64
+  units: int = 64
+  layers: int = 1
+  dropout: float = 0.0
+  epochs: int = 5
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  patience: int = 2
+  replicas: int = 1
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class SentimentGate:
+  min_auc: float = 0.5  # overall eval AUC must be above this
+  max_auc_drop: float = 0.0  # vs the latest blessed model
+
+
+def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple[Tuple[str, int], ...] = (),
+                   text_column: str = 'text', label_column: str = 'label', delimiter: str = '\t',
+                   slice_columns: Tuple[str, ...] = (),
+                   hyperparameters: SentimentHyperparameters = SentimentHyperparameters(),
+                   gate: SentimentGate = SentimentGate()) -> TaskSpec:
+  """The sentiment task for delimited files with a header, a text column and a 0/1 label column."""
+  custom_config = {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(hyperparameters)}
+  overall = [tfma.SlicingSpec()]
+  auc_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gate.min_auc + 1e-9}),
+      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                   absolute={'value': -gate.max_auc_drop})))
+  eval_config = tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=label_column,
+                                  prediction_key='probability',
+                                  preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=['length_bucket'])]
+      + [tfma.SlicingSpec(feature_keys=[c]) for c in slice_columns],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          tfma.MetricConfig(class_name='AUC', per_slice_thresholds=[auc_gate]),
+          tfma.MetricConfig(class_name='BinaryAccuracy'),
+      ])])
+  return TaskSpec(
+      name='sentiment',
+      input_splits=input_splits,
+      hash_splits=hash_splits,
+      text_format=TextFormat(columns=(text_column, label_column, *slice_columns), delimiter=delimiter,
+                             int_columns=(label_column,), allowed_values={label_column: (0, 1)},
+                             non_empty=(text_column,)),
+      preprocessing_module=_module('preprocessing', 'sentiment_transform'),
+      trainer_module=_module('trainer', 'sentiment_trainer'),
+      custom_config=custom_config,
+      eval_config=eval_config,
+      transform_splits=('train', 'eval'),
+  )

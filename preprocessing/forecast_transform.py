@@ -6,6 +6,7 @@ Transform's analyze split), so nothing from eval/test leaks into the scaling.
 """
 from typing import Any, Dict
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -14,6 +15,18 @@ LABEL_KEY = 'label'
 # forecast by TARGET_SCALE and add TARGET_SHIFT to answer in original units.
 TARGET_SCALE_KEY = 'target_scale'
 TARGET_SHIFT_KEY = 'target_shift'
+# Calendar features derived from the input rows' timestamps: [W] each, in [-1, 1].
+CALENDAR_KEYS = ('hour_sin', 'hour_cos', 'year_sin', 'year_cos')
+_DAY, _YEAR = 86400.0, 365.2425 * 86400.0
+
+
+def calendar_features(timestamps: tf.Tensor) -> Dict[str, tf.Tensor]:
+  """Unix seconds [batch, W] -> time of day and time of year as sine/cosine pairs, [batch, W] each."""
+  seconds = tf.cast(timestamps, tf.float64)
+  day = 2 * np.pi * tf.math.floormod(seconds, _DAY) / _DAY
+  year = 2 * np.pi * tf.math.floormod(seconds, _YEAR) / _YEAR
+  return {name: tf.cast(fn(angle), tf.float32) for name, fn, angle in (
+      ('hour_sin', tf.sin, day), ('hour_cos', tf.cos, day), ('year_sin', tf.sin, year), ('year_cos', tf.cos, year))}
 
 
 def vocabulary_name(feature: str) -> str:
@@ -28,13 +41,17 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
     inputs: raw window features: float [batch, W] per numeric feature, string [batch, W] per categorical
       feature, float [batch, 1] `label`.
     custom_config: `numeric_features`, `categorical_features` (feature keys), `target_feature` (the key of
-      the target's history among the numeric features), `num_oov_buckets`.
+      the target's history among the numeric features), `time_feature` (key of the rows' Unix times, or
+      '' for no calendar features), `num_oov_buckets`.
 
   Returns:
     float [batch, W] z-scores per numeric feature, int64 [batch, W] ids per categorical feature, float
-    [batch] `label` in target z-score units, and float [batch] target scale and shift.
+    [batch, W] CALENDAR_KEYS, float [batch] `label` in target z-score units, and float [batch] target scale
+    and shift.
   """
   outputs = {}
+  if custom_config.get('time_feature'):
+    outputs.update(calendar_features(inputs[custom_config['time_feature']]))
   target = custom_config['target_feature']
   for key in custom_config['numeric_features']:
     if key != target:

@@ -105,8 +105,8 @@ def test_pushed_model_answers_raw_windows_in_original_units(first_run, root):
   signature = model.signatures['forecast_window']
   raw = {}
   for name, spec in signature.structured_input_signature[1].items():
-    values = [getattr(w.features.feature[name], 'float_list' if spec.dtype == tf.float32 else 'bytes_list').value
-              for w in windows]
+    kind = {tf.float32: 'float_list', tf.string: 'bytes_list', tf.int64: 'int64_list'}[spec.dtype]
+    values = [getattr(w.features.feature[name], kind).value for w in windows]
     raw[name] = tf.constant(np.array([list(v) for v in values]), dtype=spec.dtype)
   from_window = signature(**raw)['forecast'].numpy()
   assert from_window.shape == (len(windows),) and np.all(np.isfinite(from_window))

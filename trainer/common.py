@@ -4,14 +4,17 @@ DESIGN §4: every trainer module imports Keras from here (`from trainer.common i
 tf_keras, never Keras 3.
 """
 import json
+import math
 import os
 from typing import Any, Callable, Dict, List, Optional
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the project)
 import tensorflow_transform as tft
 
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
+STEPS_PER_EXECUTION = 16  # training steps per tf.function call (Model.compile)
 
 
 def make_strategy(replicas: int) -> tf.distribute.Strategy:
@@ -57,9 +60,13 @@ def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, la
              .map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
              .unbatch()
              .cache())
+  # Count once so Keras knows the steps per epoch (needed with steps_per_execution > 1).
+  examples = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
   if shuffle:
     dataset = dataset.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
-  dataset = dataset.batch(batch_size).map(lambda f: (f, f.pop(label_key)))
+  dataset = (dataset.batch(batch_size)
+             .apply(tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size)))
+             .map(lambda f: (f, f.pop(label_key))))
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

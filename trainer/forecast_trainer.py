@@ -12,12 +12,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from preprocessing.forecast_transform import CALENDAR_KEYS
+from preprocessing.forecast_transform import LABEL_KEY
+from preprocessing.forecast_transform import TARGET_SCALE_KEY
+from preprocessing.forecast_transform import TARGET_SHIFT_KEY
 from trainer import common
 from trainer.common import keras
 
-LABEL_KEY = 'label'
-TARGET_SCALE_KEY = 'target_scale'
-TARGET_SHIFT_KEY = 'target_shift'
 FORECAST_OUTPUT = 'forecast'
 WINDOW_SIGNATURE = 'forecast_window'
 
@@ -45,9 +46,10 @@ def build_model(numeric_features: List[str], categorical_vocab_sizes: Dict[str, 
 
 def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, config: Dict[str, Any]):
   numeric, categorical = config['numeric_features'], config['categorical_features']
+  times = [config['time_feature']] if config.get('time_feature') else []
   window = config['window']
   model.tft_layer = tft_output.transform_features_layer()
-  parse = common.raw_example_parser(tft_output, numeric + categorical)
+  parse = common.raw_example_parser(tft_output, numeric + categorical + times)
 
   def forecast_from_raw(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     transformed = model.tft_layer(raw)
@@ -60,6 +62,7 @@ def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, c
 
   window_spec = {k: tf.TensorSpec([None, window], tf.float32, name=k) for k in numeric}
   window_spec.update({k: tf.TensorSpec([None, window], tf.string, name=k) for k in categorical})
+  window_spec.update({k: tf.TensorSpec([None, window], tf.int64, name=k) for k in times})  # Unix seconds
 
   @tf.function(input_signature=[window_spec])
   def forecast_window(raw):
@@ -78,7 +81,8 @@ def run_fn(fn_args: FnArgs) -> None:
 
   Args:
     fn_args: TFX trainer arguments. `custom_config` carries the window layout (`numeric_features`,
-      `categorical_features`, `target_feature`, `window`, plus `metadata` for the model description) and
+      `categorical_features`, `target_feature`, `time_feature`, `window`, plus `metadata` for the model
+      description) and
       the hyperparameters `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `loss`
       ('mse', 'mae' or 'huber'), `huber_delta`, `residual`, `replicas`, `seed`.
   """
@@ -94,13 +98,16 @@ def run_fn(fn_args: FnArgs) -> None:
   vocab_sizes = {k: tft_output.vocabulary_size_by_name(f'{k}_vocab') + hp('num_oov_buckets', 1, int)
                  for k in config['categorical_features']}
   with strategy.scope():
-    model = build_model(config['numeric_features'], vocab_sizes, config['target_feature'], config['window'],
+    numeric_inputs = config['numeric_features'] + (list(CALENDAR_KEYS) if config.get('time_feature') else [])
+    model = build_model(numeric_inputs, vocab_sizes, config['target_feature'], config['window'],
                         units=hp('units', 32, int), layers=hp('layers', 1, int),
                         dropout=hp('dropout', 0.0, float), residual=hp('residual', True, bool))
     loss = hp('loss', 'huber', str)
     if loss == 'huber':  # Keras' default delta (1 z-unit) would make it MSE for almost every error
       loss = keras.losses.Huber(delta=hp('huber_delta', 0.1, float))
     model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 3e-3, float)),
+                  # Several steps per call: these models are small, so per-step dispatch would dominate.
+                  steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
                   loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
   logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync, batch_size)
   model.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,

@@ -1,0 +1,95 @@
+"""Tier 3: the sentiment pipeline end to end on a slice of the bundled SST-2 sample, and its bad input."""
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, run_cli
+from pipeline import run_summary
+
+PIPELINE = 'tfx-lstm-sentiment'
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
+         'Evaluator', 'ServingSmokeTest', 'Pusher'}
+FAST = ['--epochs', '2', '--units', '16', '--embedding-dim', '16', '--replicas', '2']
+SENTENCES = ['a gripping , beautifully acted film .', 'dull , lifeless and far too long .', 'it is a film .']
+
+
+def _head(name: str, lines: int) -> str:
+  with open(os.path.join(REPO, 'data', 'sst2', name), encoding='utf-8') as f:
+    return ''.join(f.readlines()[:lines + 1])
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('sst2')
+  (directory / 'train.tsv').write_text(_head('train.tsv', 1500), encoding='utf-8')
+  (directory / 'dev.tsv').write_text(_head('dev.tsv', 300), encoding='utf-8')
+  return str(directory)
+
+
+@pytest.fixture(scope='module')
+def run(data_dir, tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('sentiment_root'))
+  # --min-auc 0: a 2-epoch model on 1,500 sentences tests the mechanics, not the quality.
+  result = run_cli('run', 'sentiment', '--data', data_dir, '--root', root, '--min-auc', '0', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  return root, result
+
+
+@pytest.mark.e2e
+def test_every_component_executes_and_the_model_is_pushed(run):
+  root, result = run
+  record = run_summary.latest_run(os.path.join(root, 'metadata.sqlite'), PIPELINE)
+  assert NODES <= {n for n, s in record.execution_states.items() if s == ['COMPLETE']}, record.execution_states
+  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
+  assert run_summary.artifact_property(record.output('PushedModel'), 'pushed') == 1
+  assert re.search(r'eval        AUC 0\.\d+  accuracy 0\.\d+ on 300 sentences', result.stdout), result.stdout
+  assert 'by length   <=5 tokens: acc' in result.stdout  # the length-bucket slices were computed
+
+
+@pytest.mark.e2e
+def test_pushed_model_answers_raw_sentences_like_serving_default(run):
+  root, _ = run
+  version = max(os.listdir(os.path.join(root, 'serving', 'sentiment')))
+  model = tf.saved_model.load(os.path.join(root, 'serving', 'sentiment', version))
+  from_sentences = model.signatures['classify_sentences'](text=tf.constant(SENTENCES))['probability'].numpy()
+  assert from_sentences.shape == (3,) and np.all((from_sentences >= 0) & (from_sentences <= 1))
+  examples = [tf.train.Example(features=tf.train.Features(feature={'text': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[s.encode()]))})).SerializeToString() for s in SENTENCES]
+  from_examples = model.signatures['serving_default'](examples=tf.constant(examples))['probability'].numpy()
+  np.testing.assert_allclose(from_sentences, from_examples, rtol=1e-5)
+  assert tf.io.gfile.glob(os.path.join(root, 'serving', 'sentiment', version, 'assets', '*sentence_vocab*'))
+
+
+@pytest.mark.e2e
+def test_predict_command(run):
+  root, _ = run
+  result = run_cli('predict', 'sentiment', '--model', os.path.join(root, 'serving', 'sentiment'), *SENTENCES[:2])
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 2 and lines[0].endswith(SENTENCES[0]) and re.match(r'0\.\d{3}  (positive|negative)  ', lines[1])
+
+
+def _bad_data(tmp_path, train_lines: bytes):
+  data = tmp_path / 'data'
+  os.makedirs(data)
+  (data / 'train.tsv').write_bytes(train_lines)
+  (data / 'dev.tsv').write_text('text\tlabel\nfine .\t1\n')
+  return str(data)
+
+
+@pytest.mark.parametrize('content,message', [
+    (b'text\tlabel\ngood .\t1\n \t0\n', "train.tsv line 3: empty 'text'"),
+    (b'text\tlabel\ngood .\t1\nbad .\t2\n', "train.tsv line 3: 'label' is 2, expected one of [0, 1]"),
+    (b'text\tlabel\ngood .\tyes\n', "train.tsv line 2: 'label' is 'yes', not an integer"),
+    (b'text\tlabel\ncaf\xe9 .\t1\n', 'train.tsv line 2: not valid UTF-8 (byte 0xe9 at character 4)'),
+    (b'sentence\tlabel\ngood .\t1\n', "train.tsv: column(s) 'text' not in the header ['sentence', 'label']"),
+    (b'text\tlabel\ngood . no tab 1\n', 'train.tsv line 2: 1 field(s)'),
+])
+def test_bad_input_names_file_and_line_and_runs_nothing(tmp_path, content, message):
+  result = run_cli('run', 'sentiment', '--data', _bad_data(tmp_path, content), '--root', str(tmp_path / 'root'))
+  assert result.returncode == 2
+  assert message in result.stderr, result.stderr
+  assert not os.path.exists(tmp_path / 'root' / 'metadata.sqlite')

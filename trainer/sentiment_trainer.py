@@ -1,0 +1,98 @@
+"""Sentiment task: the Bi-LSTM classifier, its training entry point and its serving signatures.
+
+Architecture (the seed's Example 2 as the default): Embedding (mask_zero, so [PAD]=0 is masked) ->
+Bidirectional LSTM layer(s) -> Dense(1, sigmoid). Serving answers probabilities, not logits, so the
+Evaluator's AUC and accuracy thresholds mean what they say.
+"""
+from typing import Any, Dict
+
+from absl import logging
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from trainer import common
+from trainer.common import keras
+
+LABEL_KEY = 'label'
+TOKENS_KEY = 'tokens'
+PROBABILITY_OUTPUT = 'probability'
+SENTENCE_SIGNATURE = 'classify_sentences'
+VOCABULARY_NAME = 'sentence_vocab'
+
+
+def build_model(vocab_size: int, max_length: int, embedding_dim: int = 64, units: int = 64, layers: int = 1,
+                dropout: float = 0.0) -> keras.Model:
+  """Token ids [batch, max_length] (0 = padding) -> P(positive) [batch, 1]."""
+  tokens = keras.Input(shape=(max_length,), name=TOKENS_KEY, dtype=tf.int64)
+  x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name='embedding')(tokens)
+  for i in range(layers):
+    x = keras.layers.Bidirectional(
+        keras.layers.LSTM(units, dropout=dropout, return_sequences=i < layers - 1), name=f'bilstm_{i}')(x)
+  if dropout:
+    x = keras.layers.Dropout(dropout, name='dropout')(x)
+  probability = keras.layers.Dense(1, activation='sigmoid', name='probability')(x)
+  return keras.Model(inputs={TOKENS_KEY: tokens}, outputs=probability, name='bilstm_sentiment')
+
+
+def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, config: Dict[str, Any]):
+  text_column = config['text_column']
+  model.tft_layer = tft_output.transform_features_layer()
+  parse = common.raw_example_parser(tft_output, [text_column])
+
+  def classify(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    transformed = model.tft_layer(raw)
+    return {PROBABILITY_OUTPUT: tf.reshape(model({TOKENS_KEY: transformed[TOKENS_KEY]}), [-1])}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serving_default(serialized):
+    return classify(parse(serialized))
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=text_column)])
+  def classify_sentences(sentences):
+    return classify({text_column: tf.reshape(sentences, [-1, 1])})
+
+  return {
+      'serving_default': serving_default,
+      SENTENCE_SIGNATURE: classify_sentences,
+      'transform_features': common.transform_features_signature(model, tft_output, config['label_column']),
+  }
+
+
+# TFX Trainer will call this function.
+def run_fn(fn_args: FnArgs) -> None:
+  """Trains the Bi-LSTM on the transformed train split, early-stopping on the eval split, and exports it.
+
+  Args:
+    fn_args: TFX trainer arguments. `custom_config` carries `text_column`, `label_column`, `max_length`,
+      `num_oov_buckets` and the hyperparameters `embedding_dim`, `units`, `layers`, `dropout`, `epochs`,
+      `batch_size`, `learning_rate`, `patience` (epochs without eval-loss improvement before stopping; 0 =
+      never stop early), `replicas`, `seed`.
+  """
+  config = fn_args.custom_config
+  hp = lambda name, default, kind=None: common.hyperparameter(config, name, default, kind)  # noqa: E731
+  keras.utils.set_random_seed(hp('seed', 0, int))
+  tft_output = tft.TFTransformOutput(fn_args.transform_output)
+  strategy = common.make_strategy(hp('replicas', 1, int))
+  batch_size = hp('batch_size', 64, int) * strategy.num_replicas_in_sync
+  train = common.make_dataset(fn_args.train_files, tft_output, LABEL_KEY, batch_size, shuffle=True)
+  evaluation = common.make_dataset(fn_args.eval_files, tft_output, LABEL_KEY, batch_size, shuffle=False)
+  vocab_size = tft_output.vocabulary_size_by_name(VOCABULARY_NAME) + hp('num_oov_buckets', 1, int)
+  with strategy.scope():
+    model = build_model(vocab_size, hp('max_length', 48, int), embedding_dim=hp('embedding_dim', 64, int),
+                        units=hp('units', 64, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float))
+    model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 1e-3, float)),
+                  # Several steps per call: these models are small, so per-step dispatch would dominate.
+                  steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
+                  loss='binary_crossentropy',
+                  metrics=[keras.metrics.BinaryAccuracy(name='accuracy'), keras.metrics.AUC(name='auc')])
+  callbacks = [common.EpochLog(logging.info)]
+  if hp('patience', 2, int) > 0:
+    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hp('patience', 2, int),
+                                                   restore_best_weights=True))
+  logging.info('sentiment model on %d replica(s), global batch %d, vocabulary %d',
+               strategy.num_replicas_in_sync, batch_size, vocab_size)
+  model.fit(train, validation_data=evaluation, epochs=hp('epochs', 5, int), verbose=0, callbacks=callbacks)
+  common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
+                      {'task': 'sentiment', 'sentence_signature': SENTENCE_SIGNATURE,
+                       'text_column': config['text_column']})
