@@ -48,7 +48,7 @@ def split_cpu(replicas: int) -> None:
 
 def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, label_key: str,
                  batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
-  """Transformed TFRecords -> cached, batched (features, label) pairs.
+  """Transformed TFRecords -> cached, batched (features, label) pairs; `shuffle` marks training data.
 
   The transformed data is small (windows or sentences), so it is parsed once and cached in memory;
   later epochs cost no I/O or parsing.
@@ -62,10 +62,14 @@ def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, la
              .cache())
   # Count once so Keras knows the steps per epoch (needed with steps_per_execution > 1).
   examples = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+  # Training drops the last partial batch: replicas must see equal shapes, or the all-gather of sparse
+  # (embedding) gradients fails on the uneven split. It is a different remainder every epoch (reshuffled).
+  drop_remainder = shuffle and examples >= batch_size
   if shuffle:
     dataset = dataset.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
-  dataset = (dataset.batch(batch_size)
-             .apply(tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size)))
+  batches = examples // batch_size if drop_remainder else math.ceil(examples / batch_size)
+  dataset = (dataset.batch(batch_size, drop_remainder=drop_remainder)
+             .apply(tf.data.experimental.assert_cardinality(batches))
              .map(lambda f: (f, f.pop(label_key))))
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

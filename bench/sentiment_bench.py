@@ -1,0 +1,199 @@
+"""Sentiment benchmarks; results go in bench/README.md.
+
+1. Quality: `tfx-lstm run sentiment` on the full SST-2 train set (67,349) with the dev set (872) as eval; dev
+   accuracy of the pushed model through its raw-sentence signature.
+2. Served latency: one raw sentence through `classify_sentences`, p50/p90 over 200 calls after 20 warm-up calls.
+3. Training throughput: on the pipeline's transformed train split, in one process, epochs of this project's
+   path (trainer.common.make_dataset + sentiment_trainer.build_model under MirroredStrategy) vs a plain Keras
+   script of the seed's Example 2 (Embedding, Bidirectional(LSTM(64)), Dense sigmoid, batch 64, numpy arrays).
+4. TFX's own IMDB example (tfx/examples/imdb in the installed wheel: CsvExampleGen, Transform, Trainer with its
+   own module file, 500 steps, BeamDagRunner) and this pipeline on the same 100 reviews, in this session:
+   wall time and eval accuracy of both.
+
+Usage: python -m bench.sentiment_bench [--part quality,throughput,imdb] [--epochs N] [pipeline flags after --]
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _copy_sst2(shared: pathlib.Path, target: pathlib.Path) -> None:
+  """Full SST-2 train and dev with the header renamed to the task's defaults (text, label)."""
+  target.mkdir(parents=True, exist_ok=True)
+  for name in ('train.tsv', 'dev.tsv'):
+    lines = (shared / 'sentiment' / 'sst2' / name).read_text(encoding='utf-8').split('\n', 1)
+    (target / name).write_text('text\tlabel\n' + lines[1], encoding='utf-8')
+
+
+def _run_pipeline(task: str, flags) -> float:
+  print(f'tfx-lstm run {task}', ' '.join(flags), flush=True)
+  started = time.time()
+  result = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'run', task, *flags], cwd=REPO)
+  if result.returncode:
+    raise SystemExit(f'pipeline failed ({result.returncode})')
+  return time.time() - started
+
+
+def _pushed_model(root: pathlib.Path, task: str) -> str:
+  versions = sorted(glob.glob(str(root / 'serving' / task / '[0-9]*')))
+  if not versions:
+    raise SystemExit(f'nothing was pushed under {root}/serving/{task}')
+  return versions[-1]
+
+
+def quality_and_latency(shared: pathlib.Path, out: pathlib.Path, epochs: int, extra_flags) -> dict:
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  _copy_sst2(shared, out / 'sst2')
+  seconds = _run_pipeline('sentiment', ['--data', str(out / 'sst2'), '--root', str(out / 'root'),
+                                        '--epochs', str(epochs), *extra_flags])
+  model = tf.saved_model.load(_pushed_model(out / 'root', 'sentiment'))
+  classify = model.signatures['classify_sentences']
+  with open(out / 'sst2' / 'dev.tsv', encoding='utf-8') as f:
+    rows = [line.rstrip('\n').split('\t') for line in f.readlines()[1:] if line.strip()]
+  sentences, labels = [r[0] for r in rows], np.array([int(r[1]) for r in rows])
+  probabilities = classify(text=tf.constant(sentences))['probability'].numpy()
+  one = tf.constant(['a gripping , beautifully acted and surprisingly funny film .'])
+  for _ in range(20):
+    classify(text=one)
+  latencies = []
+  for _ in range(200):
+    started = time.perf_counter()
+    classify(text=one)['probability'].numpy()
+    latencies.append(time.perf_counter() - started)
+  return {'pipeline_seconds': round(seconds), 'dev_sentences': len(labels),
+          'dev_accuracy': float(np.mean((probabilities >= 0.5) == labels)),
+          'latency_ms_p50': 1000 * float(np.percentile(latencies, 50)),
+          'latency_ms_p90': 1000 * float(np.percentile(latencies, 90))}
+
+
+def throughput(out: pathlib.Path, epochs: int) -> dict:
+  """Sentences/s: our training path vs the seed's Example 2 on the same transformed train split."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from bench.forecast_bench import EpochTimer  # pylint: disable=g-import-not-at-top
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+  from trainer import common, sentiment_trainer  # pylint: disable=g-import-not-at-top
+  from trainer.common import keras  # pylint: disable=g-import-not-at-top
+
+  run = run_summary.latest_run(str(out / 'root' / 'metadata.sqlite'), 'tfx-lstm-sentiment')
+  config = json.loads(run.properties['Trainer']['custom_config'])
+  transformed = next(a for a in run.outputs['Examples'] if '/Transform/' in a.uri)
+  tft_output = tft.TFTransformOutput(run.outputs['TransformGraph'][0].uri)
+  patterns = [os.path.join(transformed.uri, 'Split-train', '*')]
+  vocab_size = tft_output.vocabulary_size_by_name(sentiment_trainer.VOCABULARY_NAME) + config['num_oov_buckets']
+  batch = 64
+
+  dataset = common.make_dataset(patterns, tft_output, 'label', batch, shuffle=True)
+  sentences = sum(int(b[1].shape[0]) for b in dataset)
+  strategy = common.make_strategy(1)
+  with strategy.scope():
+    model = sentiment_trainer.build_model(vocab_size, config['max_length'], embedding_dim=64, units=64)
+    model.compile(optimizer='adam', loss='binary_crossentropy', steps_per_execution=common.STEPS_PER_EXECUTION)
+  ours = EpochTimer()
+  model.fit(dataset, epochs=epochs, verbose=0, callbacks=[ours.callback])
+
+  tokens, labels = [], []
+  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False):
+    tokens.append(features['tokens'].numpy())
+    labels.append(label.numpy())
+  x_train, y_train = np.concatenate(tokens), np.concatenate(labels)
+  seed_model = keras.Sequential([
+      keras.layers.Embedding(vocab_size, 64, input_length=config['max_length']),
+      keras.layers.Bidirectional(keras.layers.LSTM(64)),
+      keras.layers.Dense(1, activation='sigmoid'),
+  ])
+  seed_model.compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy'])
+  seed = EpochTimer()
+  seed_model.fit(x_train, y_train, epochs=epochs, batch_size=batch, verbose=0, callbacks=[seed.callback])
+  ours_rate, seed_rate = ours.windows_per_second(sentences), seed.windows_per_second(len(x_train))
+  return {'train_sentences': sentences, 'ours_sentences_per_s': ours_rate, 'seed_sentences_per_s': seed_rate,
+          'throughput_ratio': ours_rate / seed_rate}
+
+
+def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
+  """TFX's IMDB example vs this pipeline on the example's own 100 reviews."""
+  import tfx.examples.imdb as imdb_package  # pylint: disable=g-import-not-at-top
+  from tfx.examples.imdb import imdb_pipeline_native_keras as theirs  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # pylint: disable=g-import-not-at-top
+  from pipeline import run_summary, summary  # pylint: disable=g-import-not-at-top
+  example_dir = pathlib.Path(imdb_package.__file__).parent
+  source = example_dir / 'data' / 'imdb_small_with_labels.txt'
+  work = out / 'imdb'
+  shutil.rmtree(work, ignore_errors=True)
+  (work / 'theirs_data').mkdir(parents=True)
+  shutil.copy(source, work / 'theirs_data' / 'data.csv')
+
+  # Theirs, as its module defines it (module file, 500 train steps, Beam multi-processing), in this process.
+  started = time.time()
+  BeamDagRunner().run(theirs._create_pipeline(  # pylint: disable=protected-access
+      pipeline_name='imdb_native_keras', pipeline_root=str(work / 'theirs_root'),
+      data_root=str(work / 'theirs_data'), module_file=str(example_dir / 'imdb_utils_native_keras.py'),
+      serving_model_dir=str(work / 'theirs_serving'), metadata_path=str(work / 'theirs_metadata.db'),
+      beam_pipeline_args=theirs._beam_pipeline_args))  # pylint: disable=protected-access
+  theirs_seconds = time.time() - started
+  evaluation = sorted(glob.glob(str(work / 'theirs_root' / 'Evaluator' / 'evaluation' / '*')))[-1]
+  theirs_metrics = summary.sliced_metrics(evaluation).get((), {})
+
+  # Ours on the same reviews: the same rows as tab-separated text (our reader does no CSV quoting).
+  (work / 'ours_data').mkdir()
+  with open(source, newline='', encoding='utf-8') as src, open(work / 'ours_data' / 'reviews.tsv', 'w',
+                                                               encoding='utf-8') as dst:
+    dst.write('text\tlabel\n')
+    for row in csv.DictReader(src):
+      dst.write(' '.join(row['text'].split()) + '\t' + row['label'] + '\n')
+  ours_seconds = _run_pipeline('sentiment', ['--data', str(work / 'ours_data'), '--root', str(work / 'ours_root'),
+                                             '--epochs', str(epochs), '--min-auc', '0', '--max-length', '256'])
+  record = run_summary.latest_run(str(work / 'ours_root' / 'metadata.sqlite'), 'tfx-lstm-sentiment')
+  ours_metrics = summary.sliced_metrics(record.output('ModelEvaluation').uri).get((), {})
+  return {'imdb_theirs_seconds': round(theirs_seconds), 'imdb_ours_seconds': round(ours_seconds),
+          'imdb_time_ratio': ours_seconds / theirs_seconds,
+          'imdb_theirs_accuracy': theirs_metrics.get('binary_accuracy'),
+          'imdb_theirs_eval_examples': theirs_metrics.get('example_count'),
+          'imdb_ours_accuracy': ours_metrics.get('binary_accuracy'),
+          'imdb_ours_eval_examples': ours_metrics.get('example_count')}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--shared', default=str(REPO.parent / 'shared' / 'data'))
+  parser.add_argument('--out', default=str(REPO / 'bench' / 'out' / 'sentiment'))
+  parser.add_argument('--part', default='quality,throughput,imdb')
+  parser.add_argument('--epochs', type=int, default=5)
+  parser.add_argument('--throughput-epochs', type=int, default=3)
+  parser.add_argument('pipeline_flags', nargs='*', help='extra `tfx-lstm run sentiment` flags (after --)')
+  args = parser.parse_args()
+  shared, out = pathlib.Path(args.shared), pathlib.Path(args.out)
+  parts = set(args.part.split(','))
+  if not (shared / 'sentiment' / 'sst2' / 'train.tsv').exists():
+    print(f'SKIPPED: {shared}/sentiment/sst2 not found (the benchmark needs the full data in ../shared/data)')
+    return 0
+  results_path = out / 'results.json'
+  results = json.loads(results_path.read_text()) if results_path.exists() else {}
+  if 'quality' in parts:
+    shutil.rmtree(out / 'root', ignore_errors=True)
+    results.update(quality_and_latency(shared, out, args.epochs, args.pipeline_flags))
+  if 'throughput' in parts:
+    results.update(throughput(out, args.throughput_epochs))
+  if 'imdb' in parts:
+    results.update(imdb_comparison(out, 2))
+  out.mkdir(parents=True, exist_ok=True)
+  results_path.write_text(json.dumps(results, indent=1))
+  print(json.dumps(results, indent=1))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
