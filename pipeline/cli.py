@@ -160,7 +160,7 @@ def _sentiment_task(args):
   rows = check_files([os.path.join(args.data, f) for f in used], text_format)
   hyperparameters = tasks.SentimentHyperparameters(
       vocab_size=args.vocab_size, max_length=args.max_length, embedding_dim=args.embedding_dim, units=args.units,
-      layers=args.layers, dropout=args.dropout, epochs=args.epochs, batch_size=args.batch_size,
+      layers=args.layers, dropout=args.dropout, pooling=args.pooling, epochs=args.epochs, batch_size=args.batch_size,
       learning_rate=args.learning_rate, patience=args.patience, replicas=args.replicas, seed=args.seed)
   task = tasks.sentiment_task(input_splits, hash_splits, args.text_column, args.label_column, delimiter,
                               slice_columns, hyperparameters,
@@ -298,9 +298,11 @@ def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
   model.add_argument('--units', type=int, default=64, help='LSTM units per direction (default: %(default)s)')
   model.add_argument('--layers', type=int, default=1, help='stacked Bi-LSTM layers (default: %(default)s)')
   model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
+  model.add_argument('--pooling', choices=['last', 'max'], default='last',
+                     help="sentence vector: the Bi-LSTM's final states or the max over time (default: %(default)s)")
   model.add_argument('--epochs', type=int, default=5, help='at most (default: %(default)s)')
   model.add_argument('--patience', type=int, default=2,
-                     help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
+                     help='stop after this many epochs without eval-AUC improvement, 0 = never (default: %(default)s)')
   model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
   model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
   model.add_argument('--seed', type=int, default=0)

@@ -127,6 +127,7 @@ class SentimentHyperparameters:
   units: int = 64
   layers: int = 1
   dropout: float = 0.0
+  pooling: str = 'last'  # 'last' (the seed's model) or 'max' over time
   epochs: int = 5
   batch_size: int = 64
   learning_rate: float = 1e-3

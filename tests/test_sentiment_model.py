@@ -20,3 +20,11 @@ def test_padding_is_masked():
   model_long.set_weights(model.get_weights())
   long = model_long({'tokens': np.array([[3, 4, 0, 0, 0, 0, 0, 0, 0]])}).numpy()
   np.testing.assert_allclose(short, long, rtol=1e-5)
+
+
+def test_max_pooling_ignores_padding():
+  model = sentiment_trainer.build_model(vocab_size=20, max_length=6, embedding_dim=8, units=4, pooling='max')
+  model_long = sentiment_trainer.build_model(vocab_size=20, max_length=9, embedding_dim=8, units=4, pooling='max')
+  model_long.set_weights(model.get_weights())
+  np.testing.assert_allclose(model({'tokens': np.array([[3, 4, 0, 0, 0, 0]])}).numpy(),
+                             model_long({'tokens': np.array([[3, 4, 0, 0, 0, 0, 0, 0, 0]])}).numpy(), rtol=1e-5)

@@ -11,24 +11,49 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from preprocessing.sentiment_transform import TOKENS_KEY
+from preprocessing.sentiment_transform import VOCABULARY_NAME
 from trainer import common
 from trainer.common import keras
 
 LABEL_KEY = 'label'
-TOKENS_KEY = 'tokens'
 PROBABILITY_OUTPUT = 'probability'
 SENTENCE_SIGNATURE = 'classify_sentences'
-VOCABULARY_NAME = 'sentence_vocab'
+
+
+class MaskedMaxPooling(keras.layers.Layer):
+  """Max over time of the unmasked steps: [batch, time, features] -> [batch, features]."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.supports_masking = True
+
+  def call(self, inputs, mask=None):
+    if mask is not None:
+      inputs = tf.where(mask[:, :, None], inputs, tf.fill(tf.shape(inputs), inputs.dtype.min))
+    return tf.reduce_max(inputs, axis=1)
+
+  def compute_mask(self, inputs, mask=None):
+    return None
 
 
 def build_model(vocab_size: int, max_length: int, embedding_dim: int = 64, units: int = 64, layers: int = 1,
-                dropout: float = 0.0) -> keras.Model:
-  """Token ids [batch, max_length] (0 = padding) -> P(positive) [batch, 1]."""
+                dropout: float = 0.0, pooling: str = 'last') -> keras.Model:
+  """Token ids [batch, max_length] (0 = padding) -> P(positive) [batch, 1].
+
+  pooling: 'last' reads the Bi-LSTM's final states (the seed's model); 'max' takes the maximum of every
+  feature over the sentence's steps, which keeps evidence from anywhere in long sentences.
+  """
+  if pooling not in ('last', 'max'):
+    raise ValueError(f"pooling must be 'last' or 'max', not {pooling!r}")
   tokens = keras.Input(shape=(max_length,), name=TOKENS_KEY, dtype=tf.int64)
   x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name='embedding')(tokens)
   for i in range(layers):
+    sequences = i < layers - 1 or pooling == 'max'
     x = keras.layers.Bidirectional(
-        keras.layers.LSTM(units, dropout=dropout, return_sequences=i < layers - 1), name=f'bilstm_{i}')(x)
+        keras.layers.LSTM(units, dropout=dropout, return_sequences=sequences), name=f'bilstm_{i}')(x)
+  if pooling == 'max':
+    x = MaskedMaxPooling(name='max_over_time')(x)
   if dropout:
     x = keras.layers.Dropout(dropout, name='dropout')(x)
   probability = keras.layers.Dense(1, activation='sigmoid', name='probability')(x)
@@ -65,8 +90,8 @@ def run_fn(fn_args: FnArgs) -> None:
 
   Args:
     fn_args: TFX trainer arguments. `custom_config` carries `text_column`, `label_column`, `max_length`,
-      `num_oov_buckets` and the hyperparameters `embedding_dim`, `units`, `layers`, `dropout`, `epochs`,
-      `batch_size`, `learning_rate`, `patience` (epochs without eval-loss improvement before stopping; 0 =
+      `num_oov_buckets` and the hyperparameters `embedding_dim`, `units`, `layers`, `dropout`, `pooling`, `epochs`,
+      `batch_size`, `learning_rate`, `patience` (epochs without eval-AUC improvement before stopping; 0 =
       never stop early), `replicas`, `seed`.
   """
   config = fn_args.custom_config
@@ -80,7 +105,8 @@ def run_fn(fn_args: FnArgs) -> None:
   vocab_size = tft_output.vocabulary_size_by_name(VOCABULARY_NAME) + hp('num_oov_buckets', 1, int)
   with strategy.scope():
     model = build_model(vocab_size, hp('max_length', 48, int), embedding_dim=hp('embedding_dim', 64, int),
-                        units=hp('units', 64, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float))
+                        units=hp('units', 64, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float),
+                        pooling=hp('pooling', 'last', str))
     model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 1e-3, float)),
                   # Several steps per call: these models are small, so per-step dispatch would dominate.
                   steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
@@ -88,7 +114,8 @@ def run_fn(fn_args: FnArgs) -> None:
                   metrics=[keras.metrics.BinaryAccuracy(name='accuracy'), keras.metrics.AUC(name='auc')])
   callbacks = [common.EpochLog(logging.info)]
   if hp('patience', 2, int) > 0:
-    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hp('patience', 2, int),
+    # On the gate's metric: eval loss keeps rising while AUC and accuracy still improve (over-confidence).
+    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hp('patience', 2, int),
                                                    restore_best_weights=True))
   logging.info('sentiment model on %d replica(s), global batch %d, vocabulary %d',
                strategy.num_replicas_in_sync, batch_size, vocab_size)
