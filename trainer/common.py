@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the project)
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 import tensorflow_transform as tft
 
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
@@ -98,8 +99,14 @@ def transform_features_signature(model: keras.Model, tft_output: tft.TFTransform
 
 def export_model(model: keras.Model, serving_dir: str, signatures: Dict[str, Any],
                  metadata: Dict[str, Any]) -> None:
-  """Writes the SavedModel with its signatures plus a JSON description the CLI's `predict` reads."""
-  tf.saved_model.save(model, serving_dir, signatures=signatures)
+  """Writes the SavedModel with its signatures plus a JSON description the CLI's `predict` reads.
+
+  Keras would also trace and save every layer's call functions (what `model.save(save_traces=True)` keeps for
+  reloading as Keras); nothing here reloads the model as Keras (serving, TFMA, smoke test and `predict` use the
+  signatures; warm start reads the variables), and that tracing was most of the Trainer's time on small data.
+  """
+  with keras_saved_model_utils.keras_option_scope(save_traces=False):
+    tf.saved_model.save(model, serving_dir, signatures=signatures)
   extra = os.path.join(serving_dir, 'assets.extra')
   tf.io.gfile.makedirs(extra)
   with tf.io.gfile.GFile(os.path.join(extra, MODEL_METADATA_FILE), 'w') as f:
