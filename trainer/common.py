@@ -136,3 +136,20 @@ class EpochLog(keras.callbacks.Callback):
 def hyperparameter(config: Dict[str, Any], name: str, default: Any, kind: Optional[type] = None) -> Any:
   value = config.get(name, default)
   return kind(value) if kind is not None and value is not None else value
+
+
+class TrainingSetup:
+  """What every run_fn starts with: hyperparameter access, seeded Keras, transform output, strategy and the
+  train/eval datasets at the global batch size."""
+
+  def __init__(self, fn_args, label_key: str):
+    self.config = fn_args.custom_config
+    keras.utils.set_random_seed(self.hp('seed', 0, int))
+    self.tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    self.strategy = make_strategy(self.hp('replicas', 1, int))
+    self.batch_size = self.hp('batch_size', 64, int) * self.strategy.num_replicas_in_sync
+    self.train = make_dataset(fn_args.train_files, self.tft_output, label_key, self.batch_size, shuffle=True)
+    self.evaluation = make_dataset(fn_args.eval_files, self.tft_output, label_key, self.batch_size, shuffle=False)
+
+  def hp(self, name: str, default: Any, kind: Optional[type] = None) -> Any:
+    return hyperparameter(self.config, name, default, kind)

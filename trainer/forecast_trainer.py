@@ -86,14 +86,8 @@ def run_fn(fn_args: FnArgs) -> None:
       the hyperparameters `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `loss`
       ('mse', 'mae' or 'huber'), `huber_delta`, `residual`, `replicas`, `seed`.
   """
-  config = fn_args.custom_config
-  hp = lambda name, default, kind=None: common.hyperparameter(config, name, default, kind)  # noqa: E731
-  keras.utils.set_random_seed(hp('seed', 0, int))
-  tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  strategy = common.make_strategy(hp('replicas', 1, int))
-  batch_size = hp('batch_size', 64, int) * strategy.num_replicas_in_sync
-  train = common.make_dataset(fn_args.train_files, tft_output, LABEL_KEY, batch_size, shuffle=True)
-  evaluation = common.make_dataset(fn_args.eval_files, tft_output, LABEL_KEY, batch_size, shuffle=False)
+  setup = common.TrainingSetup(fn_args, LABEL_KEY)
+  config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
 
   vocab_sizes = {k: tft_output.vocabulary_size_by_name(f'{k}_vocab') + hp('num_oov_buckets', 1, int)
                  for k in config['categorical_features']}
@@ -109,8 +103,9 @@ def run_fn(fn_args: FnArgs) -> None:
                   # Several steps per call: these models are small, so per-step dispatch would dominate.
                   steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
                   loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
-  logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync, batch_size)
-  model.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,
+  logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync,
+               setup.batch_size)
+  model.fit(setup.train, validation_data=setup.evaluation, epochs=hp('epochs', 10, int), verbose=0,
             steps_per_epoch=fn_args.train_steps or None,
             callbacks=[common.EpochLog(logging.info)])
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),

@@ -94,14 +94,8 @@ def run_fn(fn_args: FnArgs) -> None:
       `batch_size`, `learning_rate`, `patience` (epochs without eval-AUC improvement before stopping; 0 =
       never stop early), `replicas`, `seed`.
   """
-  config = fn_args.custom_config
-  hp = lambda name, default, kind=None: common.hyperparameter(config, name, default, kind)  # noqa: E731
-  keras.utils.set_random_seed(hp('seed', 0, int))
-  tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  strategy = common.make_strategy(hp('replicas', 1, int))
-  batch_size = hp('batch_size', 64, int) * strategy.num_replicas_in_sync
-  train = common.make_dataset(fn_args.train_files, tft_output, LABEL_KEY, batch_size, shuffle=True)
-  evaluation = common.make_dataset(fn_args.eval_files, tft_output, LABEL_KEY, batch_size, shuffle=False)
+  setup = common.TrainingSetup(fn_args, LABEL_KEY)
+  config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
   vocab_size = tft_output.vocabulary_size_by_name(VOCABULARY_NAME) + hp('num_oov_buckets', 1, int)
   with strategy.scope():
     model = build_model(vocab_size, hp('max_length', 48, int), embedding_dim=hp('embedding_dim', 64, int),
@@ -118,8 +112,8 @@ def run_fn(fn_args: FnArgs) -> None:
     callbacks.append(keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hp('patience', 2, int),
                                                    restore_best_weights=True))
   logging.info('sentiment model on %d replica(s), global batch %d, vocabulary %d',
-               strategy.num_replicas_in_sync, batch_size, vocab_size)
-  model.fit(train, validation_data=evaluation, epochs=hp('epochs', 5, int), verbose=0, callbacks=callbacks)
+               strategy.num_replicas_in_sync, setup.batch_size, vocab_size)
+  model.fit(setup.train, validation_data=setup.evaluation, epochs=hp('epochs', 5, int), verbose=0, callbacks=callbacks)
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
                       {'task': 'sentiment', 'sentence_signature': SENTENCE_SIGNATURE,
                        'text_column': config['text_column']})
