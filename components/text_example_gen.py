@@ -49,7 +49,7 @@ def _decode(raw: bytes, where: str) -> str:
   try:
     return raw.decode('utf-8')
   except UnicodeDecodeError as e:
-    raise DataContractError(f'{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at character {e.start + 1})'
+    raise DataContractError(f'{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1})'
                             ) from None
 
 
@@ -57,7 +57,11 @@ def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[st
   """Yields (line number, {column: value}) for every non-blank line of `path`; raises DataContractError."""
   name = os.path.basename(path)
   with tf.io.gfile.GFile(path, 'rb') as f:
-    lines = f.read().split(b'\n')
+    content = f.read()
+  if not content.strip():
+    raise DataContractError(f'{path} is empty: expected ' + ('a header row and ' if text_format.header else '')
+                            + 'data rows')
+  lines = content.removeprefix(b'\xef\xbb\xbf').split(b'\n')  # a UTF-8 byte-order mark is not part of a name
   columns: Optional[List[str]] = None if text_format.header else list(text_format.columns)
   for number, raw in enumerate(lines, start=1):
     where = f'{name} line {number}'

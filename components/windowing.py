@@ -95,8 +95,16 @@ class WindowConfig:
         self.eval_fraction + self.test_fraction >= 1):
       raise DataContractError('eval_fraction and test_fraction must be in [0, 1) and sum to < 1')
     keys = [feature_key(c) for c in (self.time_column, *self.input_features)]
-    if len(set(keys)) != len(keys) or set(keys) & set(RESERVED_KEYS):
-      raise DataContractError(f'feature names collide after sanitising: {self.input_features}')
+    if len(set(keys)) != len(keys):
+      raise DataContractError(f'feature names collide after sanitising (non-alphanumerics become _): {keys}')
+    reserved = sorted(set(keys) & set(RESERVED_KEYS))
+    if reserved:
+      raise DataContractError(f'column name(s) {reserved} are reserved for window fields; rename them')
+    if (self.eval_fraction == 0 and not self.eval_start) or (self.test_fraction == 0 and not self.test_start):
+      raise DataContractError('eval and test splits need a start time or a fraction > 0')
+    for name in ('eval_start', 'test_start'):
+      if getattr(self, name):
+        parse_timestamp(getattr(self, name))  # fail now, not inside the pipeline
 
   @property
   def input_features(self) -> Tuple[str, ...]:
@@ -122,6 +130,8 @@ def parse_timestamp(value) -> int:
     return int(value)
   text = value.decode('utf-8') if isinstance(value, bytes) else str(value)
   text = text.strip()
+  if text.lstrip('-').isdigit():  # Unix seconds written as text (CSV cells are text)
+    return int(text)
   try:
     parsed = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
   except ValueError:
@@ -223,8 +233,10 @@ def boundaries_for(config: WindowConfig, first: int, last: int) -> SplitBoundari
   test_start = (parse_timestamp(config.test_start) if config.test_start
                 else first + int(span * (1 - config.test_fraction)))
   if test_start < eval_start:
+    which = 'the test start you gave' if config.test_start else f'the default test start (last {config.test_fraction:.0%} of the time range)'
     raise DataContractError(
-        f'test start {format_timestamp(test_start)} is before eval start {format_timestamp(eval_start)}')
+        f'{which}, {format_timestamp(test_start)}, is before the eval start {format_timestamp(eval_start)}; '
+        'set --test-start after --eval-start')
   return SplitBoundaries(eval_start, test_start)
 
 
@@ -261,10 +273,13 @@ def window_series(series: str, rows: Iterable[Row], config: WindowConfig,
   """Sorts one series, finds gaps and cuts it into windows (see the module docstring)."""
   rows = sorted(rows, key=lambda r: r.timestamp)
   report = SeriesReport(series=series, rows=len(rows))
+  if len(rows) <= config.window + config.horizon - 1:  # too short for a single window: nothing to cut
+    return [], report
   for a, b in zip(rows, rows[1:]):
     if a.timestamp == b.timestamp:
       raise DataContractError(
-          f'series {series or "(single)"} has two rows at {format_timestamp(a.timestamp)}')
+          f'series {series or "(single)"} has two rows at {format_timestamp(a.timestamp)} UTC (local times with '
+          'daylight saving repeat an hour: use UTC or an offset)')
   step = config.step_seconds or infer_step([r.timestamp for r in rows])
   report.step_seconds = step
   # Contiguous segments: a new segment starts wherever the spacing is not exactly one step.
@@ -465,7 +480,8 @@ def TimeSeriesWindowGen(  # pylint: disable=invalid-name
 
   errors = sorted(_read_json(os.path.join(scratch, 'errors.json')))
   if errors:
-    raise DataContractError(f'{len(errors)}+ bad row(s) in {examples.uri}; first: ' + '; '.join(errors[:3]))
+    count = f'{len(errors)}+' if len(errors) >= _MAX_LISTED else str(len(errors))
+    raise DataContractError(f'{count} bad row(s) in the input data; first: ' + '; '.join(errors[:3]))
   summary = _read_json(os.path.join(scratch, 'report.json'))
   summary['boundaries'] = _read_json(os.path.join(scratch, 'boundaries.json'))
   if config.gap_policy == 'fail' and summary['gap_count']:

@@ -147,13 +147,20 @@ def _sentiment_task(args):
     eval_prefix = 'dev' if held_out[0].startswith('dev') else 'eval'
     input_splits, hash_splits, used = (('train', 'train*'), ('eval', f'{eval_prefix}*')), (), train + held_out
     layout = f'train {", ".join(train)}; eval {", ".join(held_out)}'
-  else:  # one pool of files: hash-split 90/10
-    input_splits, hash_splits, used = (('all', '*'),), (('train', 9), ('eval', 1)), files
-    layout = f'{len(files)} file(s), hash split 90/10 into train/eval'
+  else:  # one pool of files with the delimiter's extension: hash-split 90/10
+    extension = '.csv' if args.delimiter == ',' else '.tsv'
+    used = [f for f in files if f.endswith(extension)]
+    input_splits, hash_splits = (('all', f'*{extension}'),), (('train', 9), ('eval', 1))
+    layout = f'{len(used)} *{extension} file(s), hash split 90/10 into train/eval'
+    if any(f.startswith('test') for f in used):
+      raise DataContractError(f'{args.data} has test* files but no dev*/eval* file: name the held-out file dev*, '
+                              'or move the test files out (they would be mixed into training)')
   if not used:
-    raise DataContractError(f'no data files in {args.data}')
+    raise DataContractError(f"no train*/dev* files and no files with the delimiter's extension in {args.data}")
   slice_columns = tuple(c.strip() for c in args.slice_columns.split(',') if c.strip())
-  delimiter = args.delimiter.encode('utf-8').decode('unicode_escape')  # lets users type '\t'
+  delimiter = {'\\t': '\t', 'tab': '\t'}.get(args.delimiter, args.delimiter)  # lets users type \t
+  if not delimiter:
+    raise DataContractError('--delimiter must not be empty')
   text_format = TextFormat(columns=(args.text_column, args.label_column, *slice_columns), delimiter=delimiter,
                            int_columns=(args.label_column,), allowed_values={args.label_column: (0, 1)},
                            non_empty=(args.text_column,))
@@ -229,6 +236,8 @@ def predict(args) -> int:
   model_dir = resolve_model_dir(args.model)
   if args.task == 'forecast':
     from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
+    if args.last < 1:
+      raise UserError('--last must be at least 1')
     lines = forecast_csv(model_dir, args.input, args.last)
   else:
     from pipeline.sentiment_predict import classify  # pylint: disable=g-import-not-at-top
@@ -287,7 +296,8 @@ def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
                     'the splits, any other layout is hash-split 90/10 (default: the bundled SST-2 sample)')
   data.add_argument('--text-column', default='text', help='(default: %(default)s)')
   data.add_argument('--label-column', default='label', help='0/1 labels (default: %(default)s)')
-  data.add_argument('--delimiter', default='\\t', help='field separator, no quoting (default: tab)')
+  data.add_argument('--delimiter', default='\\t', help="field separator, no quoting; \\t or 'tab' for a tab "
+                    '(default: tab; a pool of files is read as *.tsv, or *.csv with a comma)')
   data.add_argument('--slice-columns', default='', help='comma list of columns to report metrics by')
   text = parser.add_argument_group('vocabulary')
   text.add_argument('--vocab-size', type=int, default=10_000, help='most frequent tokens kept (default: %(default)s)')

@@ -53,51 +53,80 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
   rows = 0
   for path in files:
     name = os.path.basename(path)
-    with open(path, newline='', encoding='utf-8') as f:
-      reader = csv.reader(f)
-      file_header = next(reader, None)
-      if not file_header or not any(h.strip() for h in file_header):
-        raise DataContractError(f'{path} is empty: expected a header row and data rows')
-      file_header = [h.strip() for h in file_header]
-      if header is None:
-        header = file_header
-        wanted = [time_column, target] + list(features or []) + ([series_column] if series_column else [])
-        missing = [c for c in wanted if c not in header]
-        if missing:
-          raise DataContractError(
-              f'{path}: column(s) {", ".join(map(repr, missing))} not found; the header has: {", ".join(header)}')
-        scans = {c: _ColumnScan() for c in header}
-      elif file_header != header:
-        raise DataContractError(f'{path}: header {file_header} differs from {files[0]}: {header}')
-      file_rows = 0
-      for line_number, values in enumerate(reader, start=2):
-        if not values:
-          continue
-        if len(values) != len(header):
-          raise DataContractError(
-              f'{name} row {line_number}: {len(values)} fields, the header has {len(header)}')
-        file_rows += 1
-        for column, value in zip(header, values):
-          if column == time_column:
-            try:
-              parse_timestamp(value)
-            except DataContractError as e:
-              raise DataContractError(f'{name} row {line_number} column {time_column!r}: {e}') from None
-            continue
-          scan = scans[column]
+    try:
+      file_rows, header = _check_file(path, name, files, time_column, target, features, series_column, header,
+                                      scans)
+    except UnicodeDecodeError as e:
+      raise DataContractError(f'{path}: not valid UTF-8 (byte 0x{e.object[e.start]:02x} at byte {e.start})') from None
+    except csv.Error as e:
+      raise DataContractError(f'{path}: unreadable CSV ({e})') from None
+    rows += file_rows
+  return _resolve_columns(scans, header, time_column, target, features, series_column, rows, files)
+
+
+def _check_file(path, name, files, time_column, target, features, series_column, header, scans):
+  """Checks one file against the header of the first (None: this is the first); fills `scans`.
+
+  Returns (row count, header).
+  """
+  with open(path, newline='', encoding='utf-8') as f:
+    first_line = f.readline()
+    # CsvExampleGen takes the header as the first line split on commas, as is: no quotes, no padding.
+    if first_line.startswith('\ufeff'):
+      raise DataContractError(f'{path} starts with a byte-order mark (as Excel writes "CSV UTF-8"); '
+                              'save it as plain UTF-8')
+    raw_names = first_line.rstrip('\r\n').split(',')
+    if not first_line.strip():
+      raise DataContractError(f'{path} is empty: expected a header row and data rows')
+    odd = [n for n in raw_names if n != n.strip() or n.startswith('"') or not n]
+    if odd:
+      raise DataContractError(f'{path}: header names must be bare, unquoted and non-empty; '
+                              f'got {", ".join(map(repr, odd))}')
+    reader = csv.reader(f)
+    file_header = raw_names
+    if header is None:
+      header = file_header
+      wanted = [time_column, target] + list(features or []) + ([series_column] if series_column else [])
+      missing = [c for c in wanted if c not in header]
+      if missing:
+        raise DataContractError(
+            f'{path}: column(s) {", ".join(map(repr, missing))} not found; the header has: {", ".join(header)}')
+      scans.update({c: _ColumnScan() for c in header})
+    elif file_header != header:
+      raise DataContractError(f'{path}: header {file_header} differs from {files[0]}: {header}')
+    file_rows = 0
+    for line_number, values in enumerate(reader, start=2):
+      if not values:
+        continue
+      if len(values) != len(header):
+        raise DataContractError(
+            f'{name} row {line_number}: {len(values)} fields, the header has {len(header)}')
+      file_rows += 1
+      for column, value in zip(header, values):
+        if column == time_column:
           try:
-            number = parse_number(value.encode('utf-8'))
-          except DataContractError:
-            if scan.first_text is None:
-              scan.first_text = f'{name} row {line_number}: {value!r}'
-            continue
-          if math.isnan(number):
-            scan.missing += 1
-          else:
-            scan.numeric += 1
-      if not file_rows:
-        raise DataContractError(f'{path} has a header but no data rows')
-      rows += file_rows
+            parse_timestamp(value)
+          except DataContractError as e:
+            raise DataContractError(f'{name} row {line_number} column {time_column!r}: {e}') from None
+          continue
+        scan = scans[column]
+        try:
+          number = parse_number(value.encode('utf-8'))
+        except DataContractError:
+          if scan.first_text is None:
+            scan.first_text = f'{name} row {line_number}: {value!r}'
+          continue
+        if math.isnan(number):
+          scan.missing += 1
+        else:
+          scan.numeric += 1
+    if not file_rows:
+      raise DataContractError(f'{path} has a header but no data rows')
+    return file_rows, header
+
+
+def _resolve_columns(scans, header, time_column, target, features, series_column, rows, files) -> 'ForecastColumns':
+  """Numeric and categorical feature lists from the column scans."""
 
   def numeric_or_fail(column: str) -> bool:
     scan = scans[column]

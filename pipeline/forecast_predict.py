@@ -2,6 +2,7 @@
 import collections
 import csv
 import math
+import os
 from typing import Iterator
 
 import numpy as np
@@ -21,15 +22,24 @@ def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
   columns, window, horizon = meta['columns'], meta['window'], meta['horizon']
   categorical = set(meta['categorical_features'])
   series_rows = collections.defaultdict(list)
-  with open(csv_path, newline='', encoding='utf-8') as f:
+  if not os.path.isfile(csv_path):
+    raise DataContractError(f'{csv_path} does not exist')
+  with open(csv_path, newline='', encoding='utf-8-sig') as f:
     reader = csv.DictReader(f)
     missing = [c for c in [meta['time_column'], *columns.values()] if c not in (reader.fieldnames or [])]
     if missing:
       raise DataContractError(f'{csv_path}: column(s) {", ".join(map(repr, missing))} missing; '
                               f'the model needs {", ".join([meta["time_column"], *columns.values()])}')
     for line_number, row in enumerate(reader, start=2):
+      if None in row.values() or None in row:
+        raise DataContractError(f'{csv_path} row {line_number}: the row has a different number of fields than '
+                                'the header')
       series = row[meta['series_column']] if meta['series_column'] else ''
-      series_rows[series].append((parse_timestamp(row[meta['time_column']]), line_number, row))
+      try:
+        stamp = parse_timestamp(row[meta['time_column']])
+      except DataContractError as e:
+        raise DataContractError(f'{csv_path} row {line_number}: {e}') from None
+      series_rows[series].append((stamp, line_number, row))
 
   batch, described = collections.defaultdict(list), []
   for series, rows in sorted(series_rows.items()):
@@ -47,7 +57,10 @@ def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
         if key in categorical:
           batch[key].append([r[2][column] for r in chunk])
         else:
-          values = [parse_number(r[2][column].encode('utf-8')) for r in chunk]
+          try:
+            values = [parse_number(r[2][column].encode('utf-8')) for r in chunk]
+          except DataContractError as e:
+            raise DataContractError(f'{csv_path} column {column!r}: {e}') from None
           bad = [r[1] for r, v in zip(chunk, values) if math.isnan(v)]
           if bad:
             raise DataContractError(f'{csv_path} row {bad[0]}: missing {column!r} inside the window')

@@ -120,4 +120,5 @@ def print_summary(task_name: str, paths: RunPaths, pipeline_name: str) -> None:
   if run_summary.artifact_property(pushed, 'pushed'):
     print(f"  pushed      {run_summary.artifact_property(pushed, 'pushed_destination')}")
   else:
-    print('  pushed      no (model not blessed)')
+    blessed = run_summary.artifact_property(run.output('ModelBlessing'), 'blessed')
+    print('  pushed      no (' + ('serving smoke test failed' if blessed else 'model not blessed') + ')')

@@ -69,3 +69,24 @@ def test_help_shows_examples():
   result = run_cli('run', 'forecast', '--help')
   assert result.returncode == 0
   assert 'tfx-lstm run forecast --data my_csvs/' in result.stdout and '--gap-policy' in result.stdout
+
+
+@pytest.mark.parametrize('header,message', [
+    ('\ufeffdatetime,pm2.5,DEWP', 'starts with a byte-order mark'),
+    ('datetime, pm2.5,DEWP', "header names must be bare, unquoted and non-empty; got ' pm2.5'"),
+    ('"datetime",pm2.5,DEWP', 'header names must be bare'),
+])
+def test_headers_csv_example_gen_would_misread_are_rejected(tmp_path, header, message):
+  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+  from pipeline import data_contract  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'a.csv').write_text(header + '\n2014-01-01 00:00:00,10,1\n', encoding='utf-8')
+  with pytest.raises(DataContractError, match=message):
+    data_contract.check_forecast_data(str(tmp_path), 'datetime', 'pm2.5')
+
+
+def test_non_utf8_csv_is_a_clear_error(tmp_path):
+  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+  from pipeline import data_contract  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'a.csv').write_bytes(b'datetime,pm2.5,TEMP\n2014-01-01 00:00:00,10,1\xb0\n')
+  with pytest.raises(DataContractError, match='not valid UTF-8'):
+    data_contract.check_forecast_data(str(tmp_path), 'datetime', 'pm2.5')

@@ -28,3 +28,9 @@ def test_max_pooling_ignores_padding():
   model_long.set_weights(model.get_weights())
   np.testing.assert_allclose(model({'tokens': np.array([[3, 4, 0, 0, 0, 0]])}).numpy(),
                              model_long({'tokens': np.array([[3, 4, 0, 0, 0, 0, 0, 0, 0]])}).numpy(), rtol=1e-5)
+
+
+def test_max_pooling_of_a_sentence_without_tokens_is_finite():
+  model = sentiment_trainer.build_model(vocab_size=20, max_length=4, embedding_dim=8, units=4, pooling='max')
+  probability = model({'tokens': np.zeros((1, 4), dtype='int64')}).numpy()
+  assert np.all(np.isfinite(probability)) and 0 < probability[0, 0] < 1

@@ -110,3 +110,24 @@ def test_bad_timestamp_and_number_name_the_value():
 def test_feature_keys_are_signature_safe():
   assert windowing.feature_key('pm2.5') == 'pm2_5'
   assert windowing.feature_key('2nd sensor') == 'f_2nd_sensor'
+
+
+def test_unix_seconds_written_as_text_parse():
+  assert windowing.parse_timestamp('1388534400') == 1388534400
+  assert windowing.parse_timestamp(b'1388534400') == 1388534400
+
+
+def test_a_series_too_short_for_one_window_gives_no_windows_not_an_error():
+  windows, report = windowing.window_series('meter-7', hourly([1, 2, 3]), make_config(), ALL_TRAIN)
+  assert windows == [] and report.rows == 3
+
+
+def test_configuration_errors_are_raised_before_any_pipeline_work():
+  with pytest.raises(DataContractError, match="'soon' is not a timestamp"):
+    make_config(eval_start='soon')
+  with pytest.raises(DataContractError, match='reserved for window fields'):
+    make_config(numeric_features=('y', 'label'))
+  with pytest.raises(DataContractError, match='need a start time or a fraction > 0'):
+    make_config(test_fraction=0.0)
+  with pytest.raises(DataContractError, match='the default test start .* is before the eval start'):
+    windowing.boundaries_for(make_config(eval_start='1970-01-01 23:00'), 0, 24 * HOUR)

@@ -29,9 +29,11 @@ class MaskedMaxPooling(keras.layers.Layer):
     self.supports_masking = True
 
   def call(self, inputs, mask=None):
-    if mask is not None:
-      inputs = tf.where(mask[:, :, None], inputs, tf.fill(tf.shape(inputs), inputs.dtype.min))
-    return tf.reduce_max(inputs, axis=1)
+    if mask is None:
+      return tf.reduce_max(inputs, axis=1)
+    pooled = tf.reduce_max(tf.where(mask[:, :, None], inputs, tf.fill(tf.shape(inputs), inputs.dtype.min)), axis=1)
+    # A sentence with no tokens (e.g. only dropped punctuation) pools to zeros, not to float-min.
+    return tf.where(tf.reduce_any(mask, axis=1, keepdims=True), pooled, tf.zeros_like(pooled))
 
   def compute_mask(self, inputs, mask=None):
     return None
