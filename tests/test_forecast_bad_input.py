@@ -54,14 +54,15 @@ def test_non_numeric_value(tmp_path):
   _assert_nothing_ran(tmp_path / 'root')
 
 
-@pytest.mark.parametrize('content', ['', 'datetime,pm2.5,DEWP\n'])
-def test_empty_file(tmp_path, content):
+@pytest.mark.parametrize('content,message', [('', 'empty.csv is empty: expected a header row and data rows'),
+                                             ('datetime,pm2.5,DEWP\n', 'empty.csv has a header but no data rows')])
+def test_empty_file(tmp_path, content, message):
   data = tmp_path / 'data'
   os.makedirs(data)
   (data / 'empty.csv').write_text(content)
   result = run_cli('run', 'forecast', '--data', str(data), '--root', str(tmp_path / 'root'))
   assert result.returncode == 2
-  assert 'empty.csv' in result.stderr and ('is empty' in result.stderr or 'no data rows' in result.stderr)
+  assert message in result.stderr, result.stderr
   _assert_nothing_ran(tmp_path / 'root')
 
 
