@@ -182,7 +182,6 @@ def run_task(task_name: str, args) -> int:
   with console_and_log(log_path) as (console, console_err):
     # Imported here so their import-time warnings land in the log, not on the console.
     from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
-    from pipeline.pipeline import create_pipeline, sqlite_metadata  # pylint: disable=g-import-not-at-top
     from pipeline import local_runner  # pylint: disable=g-import-not-at-top
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
@@ -194,11 +193,7 @@ def run_task(task_name: str, args) -> int:
       console_err.write(f'error: {e}\nnothing was run.\n')
       return 2
     console.write(f'tfx-lstm {task_name}: {described}\n  full log: {log_path}\n')
-    pipeline = create_pipeline(
-        task=task, pipeline_name=local_runner.pipeline_name(task), pipeline_root=paths.pipeline_root,
-        data_root=os.path.abspath(args.data), serving_root=paths.serving_root,
-        metadata_connection_config=sqlite_metadata(paths.metadata_path),
-        beam_pipeline_args=local_runner.DEFAULT_BEAM_ARGS, enable_cache=not args.no_cache)
+    pipeline = local_runner.build_local_pipeline(task, args.data, paths, enable_cache=not args.no_cache)
     progress = ProgressPrinter(console, total=len(pipeline.components))
     logging.getLogger('absl').addHandler(progress)
     try:

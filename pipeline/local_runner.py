@@ -38,9 +38,10 @@ def pipeline_name(task: TaskSpec) -> str:
   return f'tfx-lstm-{task.name}'
 
 
-def run_local(task: TaskSpec, data_root: str, paths: RunPaths, beam_pipeline_args: Optional[List[str]] = None,
-              enable_cache: bool = True) -> None:
-  tfx.orchestration.LocalDagRunner().run(create_pipeline(
+def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths,
+                         beam_pipeline_args: Optional[List[str]] = None, enable_cache: bool = True):
+  """The task's pipeline with local paths: SQLite metadata under the root, in-process Beam."""
+  return create_pipeline(
       task=task,
       pipeline_name=pipeline_name(task),
       pipeline_root=paths.pipeline_root,
@@ -49,4 +50,10 @@ def run_local(task: TaskSpec, data_root: str, paths: RunPaths, beam_pipeline_arg
       metadata_connection_config=sqlite_metadata(paths.metadata_path),
       beam_pipeline_args=beam_pipeline_args or DEFAULT_BEAM_ARGS,
       enable_cache=enable_cache,
-  ))
+  )
+
+
+def run_local(task: TaskSpec, data_root: str, paths: RunPaths, beam_pipeline_args: Optional[List[str]] = None,
+              enable_cache: bool = True) -> None:
+  tfx.orchestration.LocalDagRunner().run(
+      build_local_pipeline(task, data_root, paths, beam_pipeline_args, enable_cache))
