@@ -95,6 +95,7 @@ def throughput(run, config: dict, epochs: int, replicas: int):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from preprocessing import forecast_transform  # pylint: disable=g-import-not-at-top
   from trainer import common, forecast_trainer  # pylint: disable=g-import-not-at-top
   from trainer.common import keras  # pylint: disable=g-import-not-at-top
 
@@ -106,7 +107,7 @@ def throughput(run, config: dict, epochs: int, replicas: int):
 
   # (a) this project's path, as run_fn runs it.
   strategy = common.make_strategy(replicas)
-  vocab_sizes = {k: tft_output.vocabulary_size_by_name(f'{k}_vocab') + 1 for k in categorical}
+  vocab_sizes = {k: tft_output.vocabulary_size_by_name(forecast_transform.vocabulary_name(k)) + 1 for k in categorical}
   model_inputs = numeric + (list(forecast_trainer.CALENDAR_KEYS) if config.get('time_feature') else [])
   ours = {}
   for per_replica_batch in (32, 64):

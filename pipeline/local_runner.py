@@ -1,12 +1,11 @@
-"""Runs a task's pipeline locally: LocalDagRunner, Beam DirectRunner, ML Metadata in SQLite under the root.
+"""Local run paths: LocalDagRunner, Beam DirectRunner, ML Metadata in SQLite under the root.
 
-Only resolves paths and calls `create_pipeline`; the CLI adds progress and the summary.
+Only resolves paths and calls `create_pipeline`; the CLI runs the result with LocalDagRunner and adds progress
+and the summary.
 """
 import dataclasses
 import os
 from typing import List, Optional
-
-from tfx import v1 as tfx
 
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import sqlite_metadata
@@ -52,8 +51,3 @@ def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths,
       enable_cache=enable_cache,
   )
 
-
-def run_local(task: TaskSpec, data_root: str, paths: RunPaths, beam_pipeline_args: Optional[List[str]] = None,
-              enable_cache: bool = True) -> None:
-  tfx.orchestration.LocalDagRunner().run(
-      build_local_pipeline(task, data_root, paths, beam_pipeline_args, enable_cache))

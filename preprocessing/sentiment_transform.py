@@ -7,6 +7,7 @@ import tensorflow_transform as tft
 from preprocessing import text
 
 TOKENS_KEY = 'tokens'
+LABEL_KEY = 'label'
 LENGTH_BUCKET_KEY = 'length_bucket'
 VOCABULARY_NAME = 'sentence_vocab'
 # Upper bounds (in tokens) of the sentence-length slices the Evaluator reports.
@@ -38,5 +39,5 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   }
   label_column = custom_config['label_column']
   if label_column in inputs:
-    outputs['label'] = tf.reshape(tf.cast(inputs[label_column], tf.int64), [-1])
+    outputs[LABEL_KEY] = tf.reshape(tf.cast(inputs[label_column], tf.int64), [-1])
   return outputs

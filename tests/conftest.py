@@ -4,14 +4,12 @@ TF_USE_LEGACY_KERAS must be set before TensorFlow is imported (DESIGN §4), and 
 logical devices before TensorFlow initialises, so the multi-replica MirroredStrategy path runs on CPU.
 """
 import os
-import shutil
 import subprocess
 import sys
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 _cpu = tf.config.list_physical_devices('CPU')[0]
@@ -25,9 +23,3 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
   """Runs `tfx-lstm ARGS` in a fresh process (its own TensorFlow, as a user would)."""
   return subprocess.run([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, capture_output=True, text=True,
                         timeout=timeout)
-
-
-@pytest.fixture
-def tmp_root(tmp_path):
-  yield tmp_path
-  shutil.rmtree(tmp_path, ignore_errors=True)

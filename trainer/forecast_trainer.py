@@ -16,6 +16,7 @@ from preprocessing.forecast_transform import CALENDAR_KEYS
 from preprocessing.forecast_transform import LABEL_KEY
 from preprocessing.forecast_transform import TARGET_SCALE_KEY
 from preprocessing.forecast_transform import TARGET_SHIFT_KEY
+from preprocessing.forecast_transform import vocabulary_name
 from trainer import common
 from trainer.common import keras
 
@@ -89,7 +90,7 @@ def run_fn(fn_args: FnArgs) -> None:
   setup = common.TrainingSetup(fn_args, LABEL_KEY)
   config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
 
-  vocab_sizes = {k: tft_output.vocabulary_size_by_name(f'{k}_vocab') + hp('num_oov_buckets', 1, int)
+  vocab_sizes = {k: tft_output.vocabulary_size_by_name(vocabulary_name(k)) + hp('num_oov_buckets', 1, int)
                  for k in config['categorical_features']}
   with strategy.scope():
     numeric_inputs = config['numeric_features'] + (list(CALENDAR_KEYS) if config.get('time_feature') else [])

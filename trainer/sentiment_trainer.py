@@ -11,12 +11,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from preprocessing.sentiment_transform import LABEL_KEY
 from preprocessing.sentiment_transform import TOKENS_KEY
 from preprocessing.sentiment_transform import VOCABULARY_NAME
 from trainer import common
 from trainer.common import keras
 
-LABEL_KEY = 'label'
 PROBABILITY_OUTPUT = 'probability'
 SENTENCE_SIGNATURE = 'classify_sentences'
 
