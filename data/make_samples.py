@@ -5,6 +5,8 @@ Usage: python data/make_samples.py [--shared ../shared/data]
 SST-2: 5,000 training rows drawn at random (seed 0) and the whole dev set, header renamed to `text, label`.
 Beijing PM2.5: the 2013-2014 hourly rows, reshaped to one `datetime` column (the source splits it into
 year/month/day/hour) and with missing PM2.5 readings written as empty fields instead of `NA`.
+Tatoeba English-French: 20,000 pairs drawn at random (seed 0) from the first 50,000 lines of fra.txt (the
+file is ordered by sentence length, so these are sentences of up to 7 English words), kept in file order.
 """
 import argparse
 import csv
@@ -51,9 +53,21 @@ def make_sst2(shared: pathlib.Path, train_rows: int = 5000) -> None:
     print('wrote', target / name, len(rows), 'rows')
 
 
+def make_translation(shared: pathlib.Path, pairs: int = 20_000, pool: int = 50_000) -> None:
+  """A seeded random sample of `pairs` lines from the first `pool` lines of fra.txt, in file order."""
+  lines = (shared / 'translation/fra-eng/fra.txt').read_text(encoding='utf-8').splitlines()[:pool]
+  assert all(line.count('\t') >= 1 for line in lines)
+  keep = sorted(random.Random(0).sample(range(len(lines)), pairs))
+  target = HERE / 'fra_eng' / 'fra_eng_sample.txt'
+  target.parent.mkdir(exist_ok=True)
+  target.write_text('\n'.join(lines[i] for i in keep) + '\n', encoding='utf-8')
+  print('wrote', target, pairs, 'pairs')
+
+
 if __name__ == '__main__':
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument('--shared', type=pathlib.Path, default=HERE.parent.parent / 'shared/data')
   shared_root = parser.parse_args().shared
   make_beijing(shared_root)
   make_sst2(shared_root)
+  make_translation(shared_root)
