@@ -2,7 +2,6 @@
 from typing import Any, Dict
 
 import tensorflow as tf
-import tensorflow_transform as tft
 
 from preprocessing import text
 
@@ -30,12 +29,9 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   tokens = text.tokenize(inputs[custom_config['text_column']])
   ids = text.token_ids(tokens, VOCABULARY_NAME, top_k=int(custom_config['vocab_size']),
                        num_oov_buckets=int(custom_config['num_oov_buckets']), reserved_tokens=[text.PAD])
-  lengths = tokens.row_lengths()
-  buckets = tf.reduce_sum(
-      tf.cast(lengths[:, None] > tf.constant(LENGTH_BUCKET_BOUNDARIES, tf.int64)[None, :], tf.int64), axis=1)
   outputs = {
       TOKENS_KEY: text.pad_to(ids, int(custom_config['max_length'])),
-      LENGTH_BUCKET_KEY: buckets,
+      LENGTH_BUCKET_KEY: text.length_bucket(tokens.row_lengths(), LENGTH_BUCKET_BOUNDARIES),
   }
   label_column = custom_config['label_column']
   if label_column in inputs:

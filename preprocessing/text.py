@@ -45,3 +45,9 @@ def token_ids(tokens: tf.RaggedTensor, vocab_filename: str, top_k: int, num_oov_
 def pad_to(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
   """Ragged ids -> int64 [batch, length]: truncated, padded with 0 (= [PAD])."""
   return ids.to_tensor(default_value=0, shape=[None, length])
+
+
+def length_bucket(lengths: tf.Tensor, boundaries: Sequence[int]) -> tf.Tensor:
+  """int64 [batch] lengths -> index of the first boundary >= the length (len(boundaries) if none)."""
+  lengths = tf.cast(lengths, tf.int64)
+  return tf.reduce_sum(tf.cast(lengths[:, None] > tf.constant(boundaries, tf.int64)[None, :], tf.int64), axis=1)
