@@ -6,7 +6,7 @@ a quote-aware reader silently merges lines. This executor splits every line on t
 
 Configuration (the component's `custom_config`, see `TextFormat`): delimiter, whether files have a header
 (else `columns` names the fields in order; extra fields are ignored), which columns are integers and their
-allowed values, which must be non-empty.
+allowed values, which must be non-empty, and a maximum line length.
 """
 import dataclasses
 import json
@@ -32,6 +32,7 @@ class TextFormat:
   int_columns: Tuple[str, ...] = ()
   allowed_values: Dict[str, Tuple[int, ...]] = dataclasses.field(default_factory=dict)
   non_empty: Tuple[str, ...] = ()
+  max_line_chars: int = 0  # > 0: longer lines are an error (a file that is not one record a line)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -75,6 +76,9 @@ def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[st
       continue
     if not line.strip():
       continue
+    if text_format.max_line_chars and len(line) > text_format.max_line_chars:
+      raise DataContractError(f'{where}: {len(line):,} characters, more than the {text_format.max_line_chars:,} '
+                              'allowed for one record (raise the limit if such lines are intended)')
     fields = line.split(text_format.delimiter)
     if len(fields) < len(columns) or (text_format.header and len(fields) > len(columns)):
       raise DataContractError(f'{where}: {len(fields)} field(s) separated by {text_format.delimiter!r}, '

@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import datetime
+import glob
 import logging
 import os
 import sys
@@ -15,7 +16,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
 BUNDLED_SENTIMENT_DATA = os.path.join(PACKAGE_ROOT, 'data', 'sst2')
-TASKS = ('forecast', 'sentiment')
+BUNDLED_TRANSLATE_DATA = os.path.join(PACKAGE_ROOT, 'data', 'fra_eng')
+TASKS = ('forecast', 'sentiment', 'translate')
 
 EXAMPLES = """\
 examples:
@@ -25,9 +27,12 @@ examples:
   tfx-lstm run forecast --eval-start 2014-07-01 --test-start 2014-10-01 --gap-policy fail
   tfx-lstm run sentiment                        # bundled SST-2 sample: Bi-LSTM, vocabulary built in Transform
   tfx-lstm run sentiment --data reviews/ --text-column review --label-column positive --slice-columns product
+  tfx-lstm run translate                        # bundled Tatoeba English-French sample, split by English sentence
+  tfx-lstm run translate --data fra-eng/ --pattern 'fra.txt' --units 512 --layers 2 --dropout 0.2 --epochs 20
   tfx-lstm run all                              # every task on its bundled data
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
   tfx-lstm predict sentiment --model runs/serving/sentiment "a gripping , beautifully acted film ."
+  tfx-lstm predict translate --model runs/serving/translate "I am hungry." "Where is the station?"
 """
 
 
@@ -175,6 +180,30 @@ def _sentiment_task(args):
   return task, f'{rows:,} labelled sentences in {args.data} ({layout})'
 
 
+def _translate_task(args):
+  from components.text_example_gen import check_files  # pylint: disable=g-import-not-at-top
+  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
+  from pipeline import tasks  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(args.data):
+    raise DataContractError(f'data directory {args.data} does not exist')
+  files = sorted(f for f in glob.glob(os.path.join(args.data, args.pattern)) if os.path.isfile(f))
+  if not files:
+    raise DataContractError(f'no files match {args.pattern!r} in {args.data}')
+  if args.max_source_length < 1 or args.max_target_length < 1:
+    raise DataContractError('--max-source-length and --max-target-length must be at least 1')
+  hyperparameters = tasks.TranslateHyperparameters(
+      source_vocab_size=args.source_vocab_size, target_vocab_size=args.target_vocab_size,
+      max_source_length=args.max_source_length, max_target_length=args.max_target_length,
+      embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,
+      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+      replicas=args.replicas, seed=args.seed)
+  task = tasks.translate_task(args.pattern, args.max_line_chars, hyperparameters,
+                              tasks.TranslateGate(min_bleu=args.min_bleu, max_bleu_drop=args.max_bleu_drop))
+  pairs = check_files(files, task.text_format)
+  names = ', '.join(os.path.basename(f) for f in files[:3]) + (f' and {len(files) - 3} more' if len(files) > 3 else '')
+  return task, f'{pairs:,} sentence pairs in {names} ({args.data}); hash split 90/10 by source sentence'
+
+
 def run_task(task_name: str, args) -> int:
   stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
   log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{task_name}-{stamp}.log')
@@ -188,7 +217,8 @@ def run_task(task_name: str, args) -> int:
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
     paths = local_runner.RunPaths.under(args.root, task_name)
     try:
-      task, described = {'forecast': _forecast_task, 'sentiment': _sentiment_task}[task_name](args)
+      task, described = {'forecast': _forecast_task, 'sentiment': _sentiment_task,
+              'translate': _translate_task}[task_name](args)
     except DataContractError as e:
       console_err.write(f'error: {e}\nnothing was run.\n')
       return 2
@@ -234,9 +264,12 @@ def predict(args) -> int:
     if args.last < 1:
       raise UserError('--last must be at least 1')
     lines = forecast_csv(model_dir, args.input, args.last)
-  else:
-    from pipeline.sentiment_predict import classify  # pylint: disable=g-import-not-at-top
+  elif args.task == 'sentiment':
+    from pipeline.text_predict import classify  # pylint: disable=g-import-not-at-top
     lines = classify(model_dir, args.sentences)
+  else:
+    from pipeline.text_predict import translate  # pylint: disable=g-import-not-at-top
+    lines = translate(model_dir, args.sentences)
   for line in lines:
     print(line)
   return 0
@@ -317,6 +350,40 @@ def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
                     help='allowed AUC drop from the latest blessed model (default: %(default)s)')
 
 
+def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
+  data = parser.add_argument_group('data')
+  data.add_argument('--data', default=BUNDLED_TRANSLATE_DATA,
+                    help='directory of tab-separated pair files, no header: source<TAB>target[<TAB>ignored...] '
+                    '(default: the bundled Tatoeba English-French sample)')
+  data.add_argument('--pattern', default='*.txt', help='which files of --data to read (default: %(default)s)')
+  data.add_argument('--max-line-chars', type=int, default=1000,
+                    help='a longer line is an error, not a sentence pair (default: %(default)s)')
+  text = parser.add_argument_group('vocabularies and lengths')
+  text.add_argument('--source-vocab-size', type=int, default=8000, help='(default: %(default)s)')
+  text.add_argument('--target-vocab-size', type=int, default=10000, help='(default: %(default)s)')
+  text.add_argument('--max-source-length', type=int, default=16,
+                    help='tokens; longer sources are truncated (default: %(default)s)')
+  text.add_argument('--max-target-length', type=int, default=16,
+                    help='tokens; longer targets are truncated before [END], and decoding stops after this many '
+                    '(default: %(default)s)')
+  model = parser.add_argument_group('model and training')
+  model.add_argument('--embedding-dim', type=int, default=128, help='(default: %(default)s)')
+  model.add_argument('--units', type=int, default=256, help='LSTM units (default: %(default)s)')
+  model.add_argument('--layers', type=int, default=1, help='stacked encoder and decoder layers (default: %(default)s)')
+  model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=10, help='at most (default: %(default)s)')
+  model.add_argument('--patience', type=int, default=2,
+                     help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
+  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
+  model.add_argument('--seed', type=int, default=0)
+  gate = parser.add_argument_group('blessing gate (overall eval slice)')
+  gate.add_argument('--min-bleu', type=float, default=1.0,
+                    help='corpus BLEU (0-100, case-insensitive) must exceed this (default: %(default)s)')
+  gate.add_argument('--max-bleu-drop', type=float, default=0.0,
+                    help='allowed BLEU drop from the latest blessed model (default: %(default)s)')
+
+
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--root', default='runs', help='run root: pipeline outputs, metadata.sqlite, serving/, '
                       'logs/ (default: %(default)s)')
@@ -342,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(sentiment)
   _add_sentiment_flags(sentiment)
+  translate = run_tasks.add_parser('translate', help='encoder-decoder LSTM translation of sentence pairs',
+                                   epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  _add_run_flags(translate)
+  _add_translate_flags(translate)
   run_all = run_tasks.add_parser('all', help='every task on its bundled data, with default settings')
   _add_run_flags(run_all)
 
@@ -357,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
   predict_sentiment_parser.add_argument('--model', required=True,
                                         help='pushed model version directory, or the serving root of the task')
   predict_sentiment_parser.add_argument('sentences', nargs='+', help='raw sentences')
+  predict_translate_parser = predict_tasks.add_parser('translate', help='translate source sentences')
+  predict_translate_parser.add_argument('--model', required=True,
+                                        help='pushed model version directory, or the serving root of the task')
+  predict_translate_parser.add_argument('sentences', nargs='+', help='raw source sentences')
   return parser
 
 

@@ -41,9 +41,10 @@ def create_pipeline(
   """
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in task.input_splits])
-  output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-      example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in task.hash_splits
-  ])) if task.hash_splits else None
+  output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+      splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
+              for name, buckets in task.hash_splits],
+      partition_feature_name=task.partition_feature)) if task.hash_splits else None
   if task.text_format is not None:
     example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config)
   else:

@@ -8,6 +8,8 @@ import tensorflow_model_analysis as tfma
 from components.windowing import read_report
 from pipeline import run_summary
 from pipeline.local_runner import RunPaths
+from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_BOUNDARIES
+from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 
 
 def sliced_metrics(evaluation_uri: str) -> Dict[tuple, Dict[str, float]]:
@@ -53,7 +55,22 @@ def _sentiment_lines(sliced) -> List[str]:
   return lines
 
 
-_METRIC_LINES = {'forecast': _forecast_lines, 'sentiment': _sentiment_lines}
+def _translate_lines(sliced) -> List[str]:
+  metrics = sliced.get((), {})
+  lines = [f"  eval        BLEU {_fmt(metrics.get('bleu'), '.2f')} (corpus, case-insensitive) "
+           f"on {int(metrics.get('example_count', 0)):,} sentence pairs"]
+  buckets = _by_feature(sliced, SOURCE_LENGTH_BUCKET_KEY)
+  if buckets:
+    bounds = SOURCE_LENGTH_BUCKET_BOUNDARIES
+    names = {i: f'{bounds[i - 1] + 1 if i else 1}-{bound}' for i, bound in enumerate(bounds)}
+    names[len(bounds)] = f'>{bounds[-1]}'
+    lines.append('  by length   ' + '  '.join(
+        f"{names.get(int(b), b)} tokens: BLEU {_fmt(v.get('bleu'), '.2f')} (n={int(v.get('example_count', 0))})"
+        for b, v in buckets))
+  return lines
+
+
+_METRIC_LINES = {'forecast': _forecast_lines, 'sentiment': _sentiment_lines, 'translate': _translate_lines}
 
 
 def validation_failures(evaluation_uri: str):
@@ -75,8 +92,8 @@ def validation_failures(evaluation_uri: str):
   return result.validation_ok, failures
 
 
-def _fmt(value: Optional[float]) -> str:
-  return 'n/a' if value is None or (isinstance(value, float) and math.isnan(value)) else f'{value:.3f}'
+def _fmt(value: Optional[float], spec: str = '.3f') -> str:
+  return 'n/a' if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
 def print_summary(task_name: str, paths: RunPaths, pipeline_name: str) -> None:

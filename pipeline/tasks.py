@@ -7,6 +7,7 @@ import tensorflow_model_analysis as tfma
 
 from components import windowing
 from components.text_example_gen import TextFormat
+from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 from trainer import metrics as project_metrics
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +30,7 @@ class TaskSpec:
   window_config: Optional[windowing.WindowConfig] = None  # set: rows are windowed before Transform
   text_format: Optional[TextFormat] = None  # set: DelimitedTextExampleGen reads the data, else CsvExampleGen
   hash_splits: Tuple[Tuple[str, int], ...] = ()  # set: ExampleGen hash-splits one input split (name, buckets)
+  partition_feature: str = ''  # set: the hash split keeps examples with equal values of this feature together
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +176,70 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple
                              non_empty=(text_column,)),
       preprocessing_module=_module('preprocessing', 'sentiment_transform'),
       trainer_module=_module('trainer', 'sentiment_trainer'),
+      custom_config=custom_config,
+      eval_config=eval_config,
+      transform_splits=('train', 'eval'),
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslateHyperparameters:
+  source_vocab_size: int = 8_000  # most frequent source tokens kept; the rest share the OOV bucket(s)
+  target_vocab_size: int = 10_000
+  max_source_length: int = 16  # tokens; longer sentences are truncated (targets keep their [END])
+  max_target_length: int = 16
+  num_oov_buckets: int = 1
+  embedding_dim: int = 128
+  units: int = 256
+  layers: int = 1
+  dropout: float = 0.0
+  epochs: int = 10
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  patience: int = 2
+  replicas: int = 1
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslateGate:
+  min_bleu: float = 1.0  # overall eval corpus BLEU (0-100) must be above this
+  max_bleu_drop: float = 0.0  # vs the latest blessed model, in BLEU points
+
+
+SOURCE_COLUMN, TARGET_COLUMN = 'source', 'target'  # feature names of the first two fields of a line
+
+
+def translate_task(file_pattern: str = '*.txt', max_line_chars: int = 1000,
+                   hyperparameters: TranslateHyperparameters = TranslateHyperparameters(),
+                   gate: TranslateGate = TranslateGate()) -> TaskSpec:
+  """The translate task for header-less tab-separated pair files (source, target, any extra fields ignored),
+  hash-split 90/10 into train/eval by source sentence."""
+  custom_config = {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
+                   **dataclasses.asdict(hyperparameters)}
+  overall = [tfma.SlicingSpec()]
+  bleu_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gate.min_bleu + 1e-9}),
+      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                   absolute={'value': -gate.max_bleu_drop})))
+  eval_config = tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
+                                  prediction_key='translation',
+                                  preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SOURCE_LENGTH_BUCKET_KEY])],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          project_metrics.bleu_metric_config(per_slice_thresholds=[bleu_gate]),
+      ])])
+  return TaskSpec(
+      name='translate',
+      input_splits=(('pairs', file_pattern),),
+      hash_splits=(('train', 9), ('eval', 1)),
+      partition_feature=SOURCE_COLUMN,
+      text_format=TextFormat(columns=(SOURCE_COLUMN, TARGET_COLUMN), header=False,
+                             non_empty=(SOURCE_COLUMN, TARGET_COLUMN), max_line_chars=max_line_chars),
+      preprocessing_module=_module('preprocessing', 'translate_transform'),
+      trainer_module=_module('trainer', 'translate_trainer'),
       custom_config=custom_config,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),

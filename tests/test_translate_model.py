@@ -17,7 +17,7 @@ from trainer import translate_trainer
 
 
 def test_shapes_and_shared_layers():
-  seq2seq = translate_trainer.build_model(20, 30, max_source_length=5, max_target_length=4, embedding_dim=8,
+  seq2seq = translate_trainer.build_model(20, 30, max_target_length=4, embedding_dim=8,
                                           units=6, layers=2)
   logits = seq2seq.training({'source_tokens': np.array([[3, 4, 0, 0, 0]]),
                              'decoder_input': np.array([[1, 5, 6, 0, 0]])}).numpy()
@@ -30,20 +30,26 @@ def test_shapes_and_shared_layers():
 
 
 def test_source_padding_is_masked():
-  seq2seq = translate_trainer.build_model(20, 30, max_source_length=4, max_target_length=3, embedding_dim=8,
-                                          units=6)
-  longer = translate_trainer.build_model(20, 30, max_source_length=7, max_target_length=3, embedding_dim=8, units=6)
-  longer.training.set_weights(seq2seq.training.get_weights())
+  seq2seq = translate_trainer.build_model(20, 30, max_target_length=3, embedding_dim=8, units=6)
   short_states = seq2seq.encoder(np.array([[3, 4, 0, 0]]))
-  long_states = longer.encoder(np.array([[3, 4, 0, 0, 0, 0, 0]]))
+  long_states = seq2seq.encoder(np.array([[3, 4, 0, 0, 0, 0, 0]]))
   for a, b in zip(short_states, long_states):
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+
+
+def test_batches_are_trimmed_to_their_longest_sentence():
+  features = {'source_tokens': tf.constant([[5, 6, 0, 0], [7, 0, 0, 0]], tf.int64),
+              'decoder_input': tf.constant([[1, 8, 0, 0, 0], [1, 9, 9, 0, 0]], tf.int64)}
+  trimmed, target = translate_trainer.trim_padding(features, tf.constant([[8, 2, 0, 0, 0], [9, 9, 2, 0, 0]], tf.int64))
+  np.testing.assert_array_equal(trimmed['source_tokens'], [[5, 6], [7, 0]])
+  np.testing.assert_array_equal(trimmed['decoder_input'], [[1, 8, 0], [1, 9, 9]])
+  np.testing.assert_array_equal(target, [[8, 2, 0], [9, 9, 2]])
 
 
 def test_loss_and_accuracy_ignore_padding():
   logits = tf.math.log(tf.constant([[[0.1, 0.2, 0.7], [0.6, 0.2, 0.2]]]))  # [1 sentence, 2 steps, 3 ids]
   loss = translate_trainer.masked_loss(tf.constant([[2, 0]]), logits).numpy()
-  np.testing.assert_allclose(loss, [[-np.log(0.7), 0.0]], rtol=1e-5)  # the [PAD] step costs nothing
+  np.testing.assert_allclose(loss, [-np.log(0.7)], rtol=1e-5)  # the [PAD] step costs nothing
   accuracy = translate_trainer.masked_accuracy(tf.constant([[2, 0]]), logits).numpy()
   np.testing.assert_allclose(accuracy, [1.0])  # argmax of the [PAD] step (0) is not counted either
 
@@ -81,7 +87,7 @@ def test_greedy_decoding_through_the_exported_signature(tmp_path):
 
   keras = common.keras
   keras.utils.set_random_seed(0)
-  seq2seq = translate_trainer.build_model(source_vocab, target_vocab, 4, 4, embedding_dim=16, units=64)
+  seq2seq = translate_trainer.build_model(source_vocab, target_vocab, 4, embedding_dim=16, units=64)
   translate_trainer.compile_model(seq2seq, learning_rate=1e-2, steps_per_execution=8)
   history = seq2seq.training.fit(
       {k: features[k] for k in ('source_tokens', 'decoder_input')}, features['target_tokens'],

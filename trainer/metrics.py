@@ -1,5 +1,8 @@
 """TFMA metrics registered by the project (the Evaluator loads them by module and class name).
 
+CorpusBleu: corpus BLEU (sacrebleu, 0-100) of string predictions against string labels, as a float that TFMA
+thresholds can compare (DESIGN §6: TFMA's own Bleu fails on byte strings and returns an object).
+
 ForecastMetric computes one of: the model's MAE or RMSE, the persistence forecast's MAE or RMSE on the same
 windows (read from the `persistence_forecast` feature of each window example), or the skill score
 1 - MAE / MAE_persistence that the pipeline gates on (> 0 means the model beats "next = last").
@@ -118,6 +121,85 @@ class _ForecastCombiner(beam.CombineFn):
 
 
 metric_types.register_metric(ForecastMetric)
+
+
+class CorpusBleu(metric_types.Metric):
+  """Corpus BLEU of the model's strings (prediction) against the reference strings (label).
+
+  Case-insensitive by default, since the project's text models see lower-cased text. Each example adds its
+  n-gram statistics to the accumulator, so slices and Beam workers merge exactly like one corpus_bleu call.
+  """
+
+  def __init__(self, lowercase: bool = True, name: str = 'bleu'):
+    super().__init__(_bleu_computations, lowercase=lowercase, name=name)
+
+
+def _bleu_computations(lowercase: bool, name: str = 'bleu', eval_config: Optional[config_pb2.EvalConfig] = None,
+                       model_names: Optional[List[str]] = None, output_names: Optional[List[str]] = None,
+                       **unused_kwargs) -> metric_types.MetricComputations:
+  computations = []
+  for model_name in model_names or ['']:
+    for output_name in output_names or ['']:
+      key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
+      computations.append(metric_types.MetricComputation(
+          keys=[key], preprocessors=None,
+          combiner=_BleuCombiner(key, eval_config, model_name, output_name, lowercase)))
+  return computations
+
+
+def _as_text(value) -> str:
+  value = np.asarray(value).reshape(-1)
+  value = value[0] if value.size else ''
+  return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+
+
+class _BleuCombiner(beam.CombineFn):
+  """Accumulates [hypothesis length, reference length, matches per order 1-4, totals per order 1-4]."""
+
+  def __init__(self, key: metric_types.MetricKey, eval_config, model_name: str, output_name: str,
+               lowercase: bool):
+    self._key = key
+    self._eval_config = eval_config
+    self._model_name = model_name
+    self._output_name = output_name
+    self._lowercase = lowercase
+    self._bleu = None
+
+  def setup(self):
+    import sacrebleu  # pylint: disable=g-import-not-at-top
+    self._bleu = sacrebleu.BLEU(lowercase=self._lowercase)
+
+  def create_accumulator(self) -> np.ndarray:
+    return np.zeros(10, dtype=np.int64)
+
+  def add_input(self, sums: np.ndarray, element: metric_types.StandardMetricInputs) -> np.ndarray:
+    if self._bleu is None:
+      self.setup()
+    for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+        element, eval_config=self._eval_config, model_name=self._model_name, output_name=self._output_name,
+        flatten=False, squeeze=False, allow_none=True):
+      score = self._bleu.corpus_score([_as_text(prediction)], [[_as_text(label)]])
+      sums += np.array([score.sys_len, score.ref_len, *score.counts, *score.totals], dtype=np.int64)
+    return sums
+
+  def merge_accumulators(self, accumulators: Iterable[np.ndarray]) -> np.ndarray:
+    return np.sum(list(accumulators), axis=0)
+
+  def extract_output(self, sums: np.ndarray) -> Dict[metric_types.MetricKey, float]:
+    import sacrebleu  # pylint: disable=g-import-not-at-top
+    if not sums[1]:
+      return {self._key: float('nan')}
+    score = sacrebleu.BLEU.compute_bleu(correct=list(sums[2:6]), total=list(sums[6:10]), sys_len=int(sums[0]),
+                                        ref_len=int(sums[1]), smooth_method='exp')
+    return {self._key: float(score.score)}
+
+
+metric_types.register_metric(CorpusBleu)
+
+
+def bleu_metric_config(**kwargs):
+  """A tfma.MetricConfig for CorpusBleu; kwargs are MetricConfig fields (e.g. thresholds)."""
+  return config_pb2.MetricConfig(class_name=CorpusBleu.__name__, module=__name__, **kwargs)
 
 
 def forecast_metric_config(metric: str, **kwargs):

@@ -43,10 +43,11 @@ class Seq2Seq:
   max_target_length: int
 
 
-def build_model(source_vocab_size: int, target_vocab_size: int, max_source_length: int, max_target_length: int,
-                embedding_dim: int = 128, units: int = 256, layers: int = 1, dropout: float = 0.0) -> Seq2Seq:
-  """The encoder-decoder; decoder sequences are max_target_length + 1 long ([START]/[END] added)."""
-  source = keras.Input(shape=(max_source_length,), name=SOURCE_TOKENS_KEY, dtype=tf.int64)
+def build_model(source_vocab_size: int, target_vocab_size: int, max_target_length: int, embedding_dim: int = 128,
+                units: int = 256, layers: int = 1, dropout: float = 0.0) -> Seq2Seq:
+  """The encoder-decoder. Sequences may have any length (training trims each batch to its longest
+  sentence); greedy decoding takes at most max_target_length + 1 steps ([END] included)."""
+  source = keras.Input(shape=(None,), name=SOURCE_TOKENS_KEY, dtype=tf.int64)
   x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name='source_embedding')(source)
   encoder_states = []
   for i in range(layers):
@@ -67,7 +68,7 @@ def build_model(source_vocab_size: int, target_vocab_size: int, max_source_lengt
       new_states += [h, c]
     return to_logits(output_dropout(y)), new_states
 
-  decoder_input = keras.Input(shape=(max_target_length + 1,), name=DECODER_INPUT_KEY, dtype=tf.int64)
+  decoder_input = keras.Input(shape=(None,), name=DECODER_INPUT_KEY, dtype=tf.int64)
   logits, _ = decode(decoder_input, encoder_states)
   training = keras.Model({SOURCE_TOKENS_KEY: source, DECODER_INPUT_KEY: decoder_input}, logits, name='seq2seq')
 
@@ -80,10 +81,11 @@ def build_model(source_vocab_size: int, target_vocab_size: int, max_source_lengt
 
 
 def masked_loss(target_tokens: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-  """Cross-entropy per target position, 0 at [PAD] positions: [batch, steps]."""
+  """Mean cross-entropy over each sentence's real (non-[PAD]) target positions: [batch]."""
   target_tokens = tf.cast(target_tokens, tf.int64)
   losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target_tokens, logits=logits)
-  return losses * tf.cast(target_tokens != PAD_ID, losses.dtype)
+  real = tf.cast(target_tokens != PAD_ID, losses.dtype)
+  return tf.reduce_sum(losses * real, axis=1) / tf.maximum(tf.reduce_sum(real, axis=1), 1.0)
 
 
 def masked_accuracy(target_tokens: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -92,6 +94,18 @@ def masked_accuracy(target_tokens: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
   real = tf.cast(target_tokens != PAD_ID, tf.float32)
   right = tf.cast(tf.argmax(logits, axis=-1) == target_tokens, tf.float32) * real
   return tf.reduce_sum(right, axis=1) / tf.maximum(tf.reduce_sum(real, axis=1), 1.0)
+
+
+def trim_padding(features: Dict[str, tf.Tensor], target_tokens: tf.Tensor):
+  """Cuts a batch's padded sequences to its longest sentence (padding is at the end and masked or ignored
+  anyway), so a batch of short sentences costs short-sentence time."""
+  def longest(ids):
+    return tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=1)), 1)
+  features = dict(features)
+  features[SOURCE_TOKENS_KEY] = features[SOURCE_TOKENS_KEY][:, :longest(features[SOURCE_TOKENS_KEY])]
+  target_length = longest(target_tokens)
+  features[DECODER_INPUT_KEY] = features[DECODER_INPUT_KEY][:, :target_length]
+  return features, target_tokens[:, :target_length]
 
 
 def greedy_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor) -> tf.Tensor:
@@ -194,8 +208,7 @@ def run_fn(fn_args: FnArgs) -> None:
   config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
   source_vocab_size, target_vocab_size = vocabulary_sizes(tft_output, hp('num_oov_buckets', 1, int))
   with strategy.scope():
-    seq2seq = build_model(source_vocab_size, target_vocab_size, hp('max_source_length', 16, int),
-                          hp('max_target_length', 16, int), embedding_dim=hp('embedding_dim', 128, int),
+    seq2seq = build_model(source_vocab_size, target_vocab_size, hp('max_target_length', 16, int), embedding_dim=hp('embedding_dim', 128, int),
                           units=hp('units', 256, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float))
     compile_model(seq2seq, hp('learning_rate', 1e-3, float),
                   hp('steps_per_execution', common.STEPS_PER_EXECUTION, int))
@@ -205,7 +218,8 @@ def run_fn(fn_args: FnArgs) -> None:
                                                    restore_best_weights=True))
   logging.info('seq2seq model on %d replica(s), global batch %d, vocabularies %d -> %d',
                strategy.num_replicas_in_sync, setup.batch_size, source_vocab_size, target_vocab_size)
-  seq2seq.training.fit(setup.train, validation_data=setup.evaluation, epochs=hp('epochs', 10, int), verbose=0,
+  train, evaluation = (dataset.map(trim_padding) for dataset in (setup.train, setup.evaluation))
+  seq2seq.training.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,
                        callbacks=callbacks)
   common.export_model(seq2seq.training, fn_args.serving_model_dir,
                       serving_signatures(seq2seq, tft_output, config['source_column'], config['target_column']),

@@ -1,0 +1,143 @@
+"""Tier 3: the translate pipeline end to end on a slice of the bundled Tatoeba sample, and its bad input.
+
+One run root is shared in order: a first run (every component executes, BLEU per slice, blessed, pushed),
+then a run whose BLEU gate cannot pass (only the Evaluator and later re-run; nothing new is pushed).
+"""
+import glob
+import os
+import re
+
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, run_cli
+from pipeline import run_summary
+from pipeline import summary
+
+PIPELINE = 'tfx-lstm-translate'
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
+         'Evaluator', 'ServingSmokeTest', 'Pusher'}
+FAST = ['--epochs', '2', '--units', '32', '--embedding-dim', '16', '--replicas', '2']
+SENTENCES = ['I am hungry.', 'Where is the station?', 'zzz qqq']
+PAIRS = 3000
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('fra_eng')
+  with open(os.path.join(REPO, 'data', 'fra_eng', 'fra_eng_sample.txt'), encoding='utf-8') as f:
+    lines = f.read().splitlines()
+  # Every 6th pair: short and longer sentences, and English sentences that repeat with several translations.
+  (directory / 'pairs.txt').write_text('\n'.join(lines[::6][:PAIRS]) + '\n', encoding='utf-8')
+  (directory / '_about.txt').write_text('not a pair file; --pattern leaves it out\n', encoding='utf-8')
+  return str(directory)
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('translate_root'))
+
+
+@pytest.fixture(scope='module')
+def first_run(data_dir, root):
+  # --min-bleu=-1: a 2-epoch model on 3,000 pairs tests the mechanics (its BLEU may be 0), not the quality.
+  result = run_cli('run', 'translate', '--data', data_dir, '--pattern', 'pairs*.txt', '--root', root,
+                   '--min-bleu=-1', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  return result
+
+
+def _record(root):
+  return run_summary.latest_run(os.path.join(root, 'metadata.sqlite'), PIPELINE)
+
+
+def _versions(root):
+  return sorted(glob.glob(os.path.join(root, 'serving', 'translate', '[0-9]*')))
+
+
+@pytest.mark.e2e
+def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root):
+  record = _record(root)
+  assert NODES <= {n for n, s in record.execution_states.items() if s == ['COMPLETE']}, record.execution_states
+  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
+  assert run_summary.artifact_property(record.output('PushedModel'), 'pushed') == 1
+  assert len(_versions(root)) == 1
+  sliced = summary.sliced_metrics(record.output('ModelEvaluation').uri)
+  assert 'bleu' in sliced[()] and 0.0 <= sliced[()]['bleu'] <= 100.0
+  buckets = [key for key in sliced if key and key[0][0] == 'source_length_bucket']
+  assert len(buckets) >= 2 and all('bleu' in sliced[key] for key in buckets)
+  assert re.search(r'eval        BLEU \d+\.\d\d \(corpus, case-insensitive\) on [\d,]+ sentence pairs',
+                   first_run.stdout), first_run.stdout
+  assert re.search(r'by length   1-3 tokens: BLEU \d+\.\d\d \(n=\d+\)', first_run.stdout), first_run.stdout
+
+
+@pytest.mark.e2e
+def test_train_and_eval_never_share_a_source_sentence(first_run, root):
+  examples = _record(root).output('Examples')
+  sources = {}
+  for split in ('train', 'eval'):
+    files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+    records = tf.data.TFRecordDataset(files, compression_type='GZIP')
+    sources[split] = [tf.train.Example.FromString(r.numpy()).features.feature['source'].bytes_list.value[0]
+                      for r in records]
+  assert len(sources['train']) + len(sources['eval']) == PAIRS
+  assert 0.05 < len(sources['eval']) / PAIRS < 0.15
+  assert not set(sources['train']) & set(sources['eval'])
+  assert len(set(sources['eval'])) < len(sources['eval'])  # repeated sources went to eval together
+
+
+@pytest.mark.e2e
+def test_pushed_model_translates_raw_sentences_like_serving_default(first_run, root):
+  model = tf.saved_model.load(_versions(root)[-1])
+  from_sentences = model.signatures['translate_sentences'](source=tf.constant(SENTENCES))['translation'].numpy()
+  assert from_sentences.shape == (3,) and all(isinstance(t, bytes) for t in from_sentences)
+  assert all(b'[END]' not in t and b'[START]' not in t and b'[PAD]' not in t for t in from_sentences)
+  examples = [tf.train.Example(features=tf.train.Features(feature={'source': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[s.encode()]))})).SerializeToString() for s in SENTENCES]
+  from_examples = model.signatures['serving_default'](examples=tf.constant(examples))['translation'].numpy()
+  assert list(from_sentences) == list(from_examples)
+
+
+@pytest.mark.e2e
+def test_predict_command(first_run, root):
+  result = run_cli('predict', 'translate', '--model', os.path.join(root, 'serving', 'translate'), *SENTENCES[:2])
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 2 and lines[0].startswith('I am hungry.  =>  ') and lines[1].startswith(SENTENCES[1])
+
+
+@pytest.mark.e2e
+def test_gate_that_cannot_pass_pushes_nothing(first_run, data_dir, root):
+  before = _versions(root)
+  result = run_cli('run', 'translate', '--data', data_dir, '--pattern', 'pairs*.txt', '--root', root,
+                   '--min-bleu', '100', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  record = _record(root)
+  assert record.execution_states['Trainer'] == ['CACHED']  # only the gate changed
+  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 0
+  assert 'blessed     NO' in result.stdout and 'needs >= 100' in result.stdout, result.stdout
+  assert 'pushed      no (model not blessed)' in result.stdout
+  assert _versions(root) == before
+
+
+@pytest.mark.parametrize('content,message', [
+    (b'Go.\tVa !\nRun! Cours !\n', 'pairs.txt line 2: 1 field(s) separated by'),
+    (b'Go.\tVa !\n\tCours !\n', "pairs.txt line 2: empty 'source'"),
+    (b'Go.\tVa !\nRun!\t \n', "pairs.txt line 2: empty 'target'"),
+    (b'Go.\tVa !\n' + b'a' * 1200 + b'\tb\n', 'pairs.txt line 2: 1,202 characters, more than the 1,000 allowed'),
+    (b'Go.\tVa !\nCaf\xe9.\tCaf\xe9 !\n', 'pairs.txt line 2: not valid UTF-8'),
+    (b'', 'pairs.txt is empty'),
+])
+def test_bad_input_names_file_and_line_and_runs_nothing(tmp_path, content, message):
+  data = tmp_path / 'data'
+  os.makedirs(data)
+  (data / 'pairs.txt').write_bytes(content)
+  result = run_cli('run', 'translate', '--data', str(data), '--root', str(tmp_path / 'root'))
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert message in result.stderr, result.stderr
+  assert not os.path.exists(tmp_path / 'root' / 'metadata.sqlite')
+
+
+def test_no_matching_files_is_a_clear_error(tmp_path):
+  result = run_cli('run', 'translate', '--data', str(tmp_path), '--pattern', 'fra.txt', '--root', str(tmp_path / 'r'))
+  assert result.returncode == 2 and f"no files match 'fra.txt' in {tmp_path}" in result.stderr, result.stderr
