@@ -195,8 +195,8 @@ def _translate_task(args):
       source_vocab_size=args.source_vocab_size, target_vocab_size=args.target_vocab_size,
       max_source_length=args.max_source_length, max_target_length=args.max_target_length,
       embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,
-      epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-      replicas=args.replicas, seed=args.seed)
+      reverse_source=not args.no_reverse_source, epochs=args.epochs, batch_size=args.batch_size,
+      learning_rate=args.learning_rate, patience=args.patience, replicas=args.replicas, seed=args.seed)
   task = tasks.translate_task(args.pattern, args.max_line_chars, hyperparameters,
                               tasks.TranslateGate(min_bleu=args.min_bleu, max_bleu_drop=args.max_bleu_drop))
   pairs = check_files(files, task.text_format)
@@ -371,11 +371,13 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   model.add_argument('--units', type=int, default=256, help='LSTM units (default: %(default)s)')
   model.add_argument('--layers', type=int, default=1, help='stacked encoder and decoder layers (default: %(default)s)')
   model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
-  model.add_argument('--epochs', type=int, default=10, help='at most (default: %(default)s)')
+  model.add_argument('--no-reverse-source', action='store_true',
+                     help='encode the source in reading order (default: backwards, which trains faster)')
+  model.add_argument('--epochs', type=int, default=8, help='at most (default: %(default)s)')
   model.add_argument('--patience', type=int, default=2,
                      help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
   model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
-  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=2e-3, help='Adam (default: %(default)s)')
   model.add_argument('--seed', type=int, default=0)
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
   gate.add_argument('--min-bleu', type=float, default=1.0,

@@ -193,9 +193,10 @@ class TranslateHyperparameters:
   units: int = 256
   layers: int = 1
   dropout: float = 0.0
-  epochs: int = 10
+  reverse_source: bool = True  # the encoder reads the source backwards (Sutskever et al. 2014)
+  epochs: int = 8
   batch_size: int = 64
-  learning_rate: float = 1e-3
+  learning_rate: float = 2e-3
   patience: int = 2
   replicas: int = 1
   seed: int = 0

@@ -37,6 +37,12 @@ def test_source_padding_is_masked():
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
 
 
+def test_source_is_reversed_within_its_length():
+  ids = tf.constant([[5, 6, 7, 0, 0], [8, 0, 0, 0, 0], [3, 4, 5, 6, 7]], tf.int64)
+  np.testing.assert_array_equal(translate_trainer.ReverseTokens()(ids), [[7, 6, 5, 0, 0], [8, 0, 0, 0, 0],
+                                                                         [7, 6, 5, 4, 3]])
+
+
 def test_batches_are_trimmed_to_their_longest_sentence():
   features = {'source_tokens': tf.constant([[5, 6, 0, 0], [7, 0, 0, 0]], tf.int64),
               'decoder_input': tf.constant([[1, 8, 0, 0, 0], [1, 9, 9, 0, 0]], tf.int64)}

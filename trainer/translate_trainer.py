@@ -43,12 +43,25 @@ class Seq2Seq:
   max_target_length: int
 
 
+class ReverseTokens(keras.layers.Layer):
+  """Reverses each sentence's tokens, leaving the padding at the end: [a b c 0 0] -> [c b a 0 0]."""
+
+  def call(self, ids):
+    lengths = tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int64), axis=1)
+    return tf.reverse_sequence(ids, lengths, seq_axis=1, batch_axis=0)
+
+
 def build_model(source_vocab_size: int, target_vocab_size: int, max_target_length: int, embedding_dim: int = 128,
-                units: int = 256, layers: int = 1, dropout: float = 0.0) -> Seq2Seq:
+                units: int = 256, layers: int = 1, dropout: float = 0.0, reverse_source: bool = True) -> Seq2Seq:
   """The encoder-decoder. Sequences may have any length (training trims each batch to its longest
-  sentence); greedy decoding takes at most max_target_length + 1 steps ([END] included)."""
+  sentence); greedy decoding takes at most max_target_length + 1 steps ([END] included).
+
+  reverse_source: the encoder reads each source sentence backwards (Sutskever et al. 2014), so the first
+  words the decoder must produce are the last the encoder saw; part of the model, so serving does it too.
+  """
   source = keras.Input(shape=(None,), name=SOURCE_TOKENS_KEY, dtype=tf.int64)
-  x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name='source_embedding')(source)
+  source_ids = ReverseTokens(name='reverse_source')(source) if reverse_source else source
+  x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name='source_embedding')(source_ids)
   encoder_states = []
   for i in range(layers):
     x, h, c = keras.layers.LSTM(units, dropout=dropout, return_sequences=i < layers - 1, return_state=True,
@@ -201,7 +214,7 @@ def run_fn(fn_args: FnArgs) -> None:
   Args:
     fn_args: TFX trainer arguments. `custom_config` carries `source_column`, `target_column`,
       `max_source_length`, `max_target_length`, `num_oov_buckets` and the hyperparameters `embedding_dim`,
-      `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `patience` (epochs without
+      `units`, `layers`, `dropout`, `reverse_source`, `epochs`, `batch_size`, `learning_rate`, `patience` (epochs without
       eval-loss improvement before stopping; 0 = never stop early), `replicas`, `seed`.
   """
   setup = common.TrainingSetup(fn_args, TARGET_TOKENS_KEY)
@@ -209,7 +222,8 @@ def run_fn(fn_args: FnArgs) -> None:
   source_vocab_size, target_vocab_size = vocabulary_sizes(tft_output, hp('num_oov_buckets', 1, int))
   with strategy.scope():
     seq2seq = build_model(source_vocab_size, target_vocab_size, hp('max_target_length', 16, int), embedding_dim=hp('embedding_dim', 128, int),
-                          units=hp('units', 256, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float))
+                          units=hp('units', 256, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float),
+                          reverse_source=hp('reverse_source', True, bool))
     compile_model(seq2seq, hp('learning_rate', 1e-3, float),
                   hp('steps_per_execution', common.STEPS_PER_EXECUTION, int))
   callbacks = [common.EpochLog(logging.info)]
