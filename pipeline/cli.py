@@ -258,7 +258,14 @@ def resolve_model_dir(path: str) -> str:
 
 
 def predict(args) -> int:
+  from trainer.common import read_model_metadata  # pylint: disable=g-import-not-at-top
   model_dir = resolve_model_dir(args.model)
+  try:
+    model_task = read_model_metadata(model_dir).get('task')
+  except FileNotFoundError as e:
+    raise UserError(str(e)) from None
+  if model_task != args.task:
+    raise UserError(f'{model_dir} is a {model_task} model, not a {args.task} model')
   if args.task == 'forecast':
     from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
     if args.last < 1:

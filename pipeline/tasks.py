@@ -120,6 +120,14 @@ def forecast_task(window_config: windowing.WindowConfig,
   )
 
 
+def _higher_is_better_gate(minimum: float, max_drop: float) -> tfma.PerSliceMetricThreshold:
+  """On the overall slice only: value > minimum, and at most max_drop below the latest blessed model."""
+  return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': minimum + 1e-9}),
+      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                   absolute={'value': -max_drop})))
+
+
 @dataclasses.dataclass(frozen=True)
 class SentimentHyperparameters:
   vocab_size: int = 10_000  # most frequent tokens kept; the rest share the OOV bucket(s)
@@ -151,11 +159,7 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple
                    gate: SentimentGate = SentimentGate()) -> TaskSpec:
   """The sentiment task for delimited files with a header, a text column and a 0/1 label column."""
   custom_config = {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(hyperparameters)}
-  overall = [tfma.SlicingSpec()]
-  auc_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gate.min_auc + 1e-9}),
-      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                                   absolute={'value': -gate.max_auc_drop})))
+  auc_gate = _higher_is_better_gate(gate.min_auc, gate.max_auc_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=label_column,
                                   prediction_key='probability',
@@ -218,11 +222,7 @@ def translate_task(file_pattern: str = '*.txt', max_line_chars: int = 1000,
   hash-split 90/10 into train/eval by source sentence."""
   custom_config = {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
                    **dataclasses.asdict(hyperparameters)}
-  overall = [tfma.SlicingSpec()]
-  bleu_gate = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gate.min_bleu + 1e-9}),
-      change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                                   absolute={'value': -gate.max_bleu_drop})))
+  bleu_gate = _higher_is_better_gate(gate.min_bleu, gate.max_bleu_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
                                   prediction_key='translation',

@@ -104,6 +104,8 @@ def test_predict_command(first_run, root):
   assert result.returncode == 0, result.stderr
   lines = result.stdout.strip().splitlines()
   assert len(lines) == 2 and lines[0].startswith('I am hungry.  =>  ') and lines[1].startswith(SENTENCES[1])
+  wrong = run_cli('predict', 'sentiment', '--model', os.path.join(root, 'serving', 'translate'), 'I am hungry.')
+  assert wrong.returncode == 2 and 'is a translate model, not a sentiment model' in wrong.stderr, wrong.stderr
 
 
 @pytest.mark.e2e

@@ -46,16 +46,23 @@ def _forecast_computations(
     output_names: Optional[List[str]] = None,
     example_weighted: bool = False,
     **unused_kwargs) -> metric_types.MetricComputations:
+  return _per_model_and_output(
+      name or metric, model_names, output_names, example_weighted,
+      [metric_types.FeaturePreprocessor(feature_keys=[persistence_key])],
+      lambda key, model_name, output_name: _ForecastCombiner(
+          metric, key, eval_config, model_name, output_name, persistence_key, example_weighted))
+
+
+def _per_model_and_output(name: str, model_names, output_names, example_weighted: bool, preprocessors,
+                          make_combiner) -> metric_types.MetricComputations:
+  """One computation per (model, output): the candidate and the baseline get their own metric keys."""
   computations = []
   for model_name in model_names or ['']:
     for output_name in output_names or ['']:
-      key = metric_types.MetricKey(name=name or metric, model_name=model_name, output_name=output_name,
+      key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                    example_weighted=example_weighted)
       computations.append(metric_types.MetricComputation(
-          keys=[key],
-          preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[persistence_key])],
-          combiner=_ForecastCombiner(metric, key, eval_config, model_name, output_name, persistence_key,
-                                     example_weighted)))
+          keys=[key], preprocessors=preprocessors, combiner=make_combiner(key, model_name, output_name)))
   return computations
 
 
@@ -137,14 +144,9 @@ class CorpusBleu(metric_types.Metric):
 def _bleu_computations(lowercase: bool, name: str = 'bleu', eval_config: Optional[config_pb2.EvalConfig] = None,
                        model_names: Optional[List[str]] = None, output_names: Optional[List[str]] = None,
                        **unused_kwargs) -> metric_types.MetricComputations:
-  computations = []
-  for model_name in model_names or ['']:
-    for output_name in output_names or ['']:
-      key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
-      computations.append(metric_types.MetricComputation(
-          keys=[key], preprocessors=None,
-          combiner=_BleuCombiner(key, eval_config, model_name, output_name, lowercase)))
-  return computations
+  return _per_model_and_output(
+      name, model_names, output_names, False, None,
+      lambda key, model_name, output_name: _BleuCombiner(key, eval_config, model_name, output_name, lowercase))
 
 
 def _as_text(value) -> str:
