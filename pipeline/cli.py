@@ -380,7 +380,7 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
   model.add_argument('--no-reverse-source', action='store_true',
                      help='encode the source in reading order (default: backwards, which trains faster)')
-  model.add_argument('--epochs', type=int, default=8, help='at most (default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=6, help='at most (default: %(default)s)')
   model.add_argument('--patience', type=int, default=2,
                      help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
   model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
