@@ -27,8 +27,12 @@ def data_dir(tmp_path_factory):
   directory = tmp_path_factory.mktemp('fra_eng')
   with open(os.path.join(REPO, 'data', 'fra_eng', 'fra_eng_sample.txt'), encoding='utf-8') as f:
     lines = f.read().splitlines()
-  # Every 6th pair: short and longer sentences, and English sentences that repeat with several translations.
-  (directory / 'pairs.txt').write_text('\n'.join(lines[::6][:PAIRS]) + '\n', encoding='utf-8')
+  # Every pair of every 5th English sentence: short and longer sentences, with all their translations.
+  order = {}
+  for line in lines:
+    order.setdefault(line.split('\t')[0], len(order))
+  kept = [line for line in lines if order[line.split('\t')[0]] % 5 == 0][:PAIRS]
+  (directory / 'pairs.txt').write_text('\n'.join(kept) + '\n', encoding='utf-8')
   (directory / '_about.txt').write_text('not a pair file; --pattern leaves it out\n', encoding='utf-8')
   return str(directory)
 
@@ -73,7 +77,7 @@ def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root
 
 @pytest.mark.e2e
 def test_train_and_eval_never_share_a_source_sentence(first_run, root):
-  examples = _record(root).output('Examples')
+  examples = next(a for a in _record(root).outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)  # raw pairs
   sources = {}
   for split in ('train', 'eval'):
     files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))

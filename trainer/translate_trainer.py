@@ -232,7 +232,11 @@ def run_fn(fn_args: FnArgs) -> None:
                                                    restore_best_weights=True))
   logging.info('seq2seq model on %d replica(s), global batch %d, vocabularies %d -> %d',
                strategy.num_replicas_in_sync, setup.batch_size, source_vocab_size, target_vocab_size)
-  train, evaluation = (dataset.map(trim_padding) for dataset in (setup.train, setup.evaluation))
+  train, evaluation = setup.train, setup.evaluation
+  if strategy.num_replicas_in_sync == 1:
+    # Not with several replicas: tf.distribute re-batches the input per replica before this map, so replicas
+    # would get different lengths, and the all-gather of the embeddings' sparse gradients needs equal shapes.
+    train, evaluation = (dataset.map(trim_padding) for dataset in (train, evaluation))
   seq2seq.training.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,
                        callbacks=callbacks)
   common.export_model(seq2seq.training, fn_args.serving_model_dir,
