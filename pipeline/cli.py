@@ -1,6 +1,7 @@
 """The `tfx-lstm` command: run a task's pipeline locally, or query a pushed model."""
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import glob
 import logging
@@ -13,11 +14,16 @@ from typing import List, Optional
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+from pipeline import hyperparameters as hyperparameters_module  # noqa: E402  (dataclasses only: cheap)
+
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
 BUNDLED_SENTIMENT_DATA = os.path.join(PACKAGE_ROOT, 'data', 'sst2')
 BUNDLED_TRANSLATE_DATA = os.path.join(PACKAGE_ROOT, 'data', 'fra_eng')
 TASKS = ('forecast', 'sentiment', 'translate')
+FORECAST, FORECAST_GATE = hyperparameters_module.ForecastHyperparameters(), hyperparameters_module.ForecastGate()
+SENTIMENT, SENTIMENT_GATE = hyperparameters_module.SentimentHyperparameters(), hyperparameters_module.SentimentGate()
+TRANSLATE, TRANSLATE_GATE = hyperparameters_module.TranslateHyperparameters(), hyperparameters_module.TranslateGate()
 
 EXAMPLES = """\
 examples:
@@ -126,12 +132,8 @@ def _forecast_task(args):
       window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
       test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
       gap_policy=args.gap_policy)
-  hyperparameters = tasks.ForecastHyperparameters(
-      units=args.units, layers=args.layers, dropout=args.dropout, epochs=args.epochs,
-      batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss, huber_delta=args.huber_delta,
-      residual=not args.no_residual,
-      replicas=args.replicas, seed=args.seed)
-  gate = tasks.ForecastGate(min_skill=args.min_skill, max_mae_increase=args.max_mae_increase)
+  hyperparameters = _from_args(hyperparameters_module.ForecastHyperparameters, args, residual=not args.no_residual)
+  gate = _from_args(hyperparameters_module.ForecastGate, args)
   described = (f'{columns.rows:,} rows in {len(columns.files)} file(s) of {args.data}; target {args.target!r}, '
                f'numeric {", ".join(columns.numeric_features)}'
                + (f'; categorical {", ".join(columns.categorical_features)}' if columns.categorical_features else ''))
@@ -170,13 +172,10 @@ def _sentiment_task(args):
                            int_columns=(args.label_column,), allowed_values={args.label_column: (0, 1)},
                            non_empty=(args.text_column,))
   rows = check_files([os.path.join(args.data, f) for f in used], text_format)
-  hyperparameters = tasks.SentimentHyperparameters(
-      vocab_size=args.vocab_size, max_length=args.max_length, embedding_dim=args.embedding_dim, units=args.units,
-      layers=args.layers, dropout=args.dropout, pooling=args.pooling, epochs=args.epochs, batch_size=args.batch_size,
-      learning_rate=args.learning_rate, patience=args.patience, replicas=args.replicas, seed=args.seed)
+  hyperparameters = _from_args(hyperparameters_module.SentimentHyperparameters, args)
   task = tasks.sentiment_task(input_splits, hash_splits, args.text_column, args.label_column, delimiter,
                               slice_columns, hyperparameters,
-                              tasks.SentimentGate(min_auc=args.min_auc, max_auc_drop=args.max_auc_drop))
+                              _from_args(hyperparameters_module.SentimentGate, args))
   return task, f'{rows:,} labelled sentences in {args.data} ({layout})'
 
 
@@ -191,14 +190,10 @@ def _translate_task(args):
     raise DataContractError(f'no files match {args.pattern!r} in {args.data}')
   if args.max_source_length < 1 or args.max_target_length < 1:
     raise DataContractError('--max-source-length and --max-target-length must be at least 1')
-  hyperparameters = tasks.TranslateHyperparameters(
-      source_vocab_size=args.source_vocab_size, target_vocab_size=args.target_vocab_size,
-      max_source_length=args.max_source_length, max_target_length=args.max_target_length,
-      embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,
-      reverse_source=not args.no_reverse_source, epochs=args.epochs, batch_size=args.batch_size,
-      learning_rate=args.learning_rate, patience=args.patience, replicas=args.replicas, seed=args.seed)
+  hyperparameters = _from_args(hyperparameters_module.TranslateHyperparameters, args,
+                               reverse_source=not args.no_reverse_source)
   task = tasks.translate_task(args.pattern, args.max_line_chars, hyperparameters,
-                              tasks.TranslateGate(min_bleu=args.min_bleu, max_bleu_drop=args.max_bleu_drop))
+                              _from_args(hyperparameters_module.TranslateGate, args))
   pairs = check_files(files, task.text_format)
   names = ', '.join(os.path.basename(f) for f in files[:3]) + (f' and {len(files) - 3} more' if len(files) > 3 else '')
   return task, f'{pairs:,} sentence pairs in {names} ({args.data}); hash split 90/10 by source sentence'
@@ -285,6 +280,34 @@ def predict(args) -> int:
 # ----------------------------------------------------------------------------------------------------
 # argument parsing
 
+def _add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: str, layers_help: str,
+                        early_stopping_metric: str = ''):
+  """The model and training flags every task has, defaulting to `defaults` (a pipeline.hyperparameters
+  dataclass); returns the group for task-specific flags."""
+  model = parser.add_argument_group('model and training')
+  if hasattr(defaults, 'embedding_dim'):
+    model.add_argument('--embedding-dim', type=int, default=defaults.embedding_dim, help='(default: %(default)s)')
+  model.add_argument('--units', type=int, default=defaults.units, help=f'{units_help} (default: %(default)s)')
+  model.add_argument('--layers', type=int, default=defaults.layers, help=f'{layers_help} (default: %(default)s)')
+  model.add_argument('--dropout', type=float, default=defaults.dropout, help='(default: %(default)s)')
+  model.add_argument('--epochs', type=int, default=defaults.epochs,
+                     help=('at most ' if early_stopping_metric else '') + '(default: %(default)s)')
+  if early_stopping_metric:
+    model.add_argument('--patience', type=int, default=defaults.patience,
+                       help=f'stop after this many epochs without eval-{early_stopping_metric} improvement, '
+                       '0 = never (default: %(default)s)')
+  model.add_argument('--batch-size', type=int, default=defaults.batch_size, help='per replica (default: %(default)s)')
+  model.add_argument('--learning-rate', type=float, default=defaults.learning_rate, help='Adam (default: %(default)s)')
+  model.add_argument('--seed', type=int, default=defaults.seed)
+  return model
+
+
+def _from_args(cls, args, **overrides):
+  """A pipeline.hyperparameters dataclass from the parsed flags of the same names (plus `overrides`)."""
+  values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+  return cls(**{**values, **overrides})
+
+
 def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
   data = parser.add_argument_group('data')
   data.add_argument('--data', default=BUNDLED_FORECAST_DATA, help='directory of CSV files with a header '
@@ -304,23 +327,16 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
   windows.add_argument('--test-start', default='', help='first timestamp of the test split (default: by fraction)')
   windows.add_argument('--eval-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
   windows.add_argument('--test-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
-  model = parser.add_argument_group('model and training')
-  model.add_argument('--units', type=int, default=32, help='LSTM units (default: %(default)s)')
-  model.add_argument('--layers', type=int, default=1, help='stacked LSTM layers (default: %(default)s)')
-  model.add_argument('--dropout', type=float, default=0.0, help='LSTM input dropout (default: %(default)s)')
-  model.add_argument('--epochs', type=int, default=10, help='(default: %(default)s)')
-  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
-  model.add_argument('--learning-rate', type=float, default=3e-3, help='Adam (default: %(default)s)')
-  model.add_argument('--loss', choices=['mse', 'mae', 'huber'], default='huber', help='(default: %(default)s)')
-  model.add_argument('--huber-delta', type=float, default=0.1,
+  model = _add_training_flags(parser, FORECAST, 'LSTM units', 'stacked LSTM layers')
+  model.add_argument('--loss', choices=['mse', 'mae', 'huber'], default=FORECAST.loss, help='(default: %(default)s)')
+  model.add_argument('--huber-delta', type=float, default=FORECAST.huber_delta,
                      help='Huber loss delta in target z-score units (default: %(default)s)')
   model.add_argument('--no-residual', action='store_true',
                      help='predict the level, not the change from the last value')
-  model.add_argument('--seed', type=int, default=0)
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
-  gate.add_argument('--min-skill', type=float, default=0.0,
+  gate.add_argument('--min-skill', type=float, default=FORECAST_GATE.min_skill,
                     help='1 - MAE/persistence MAE must exceed this (default: %(default)s)')
-  gate.add_argument('--max-mae-increase', type=float, default=0.0,
+  gate.add_argument('--max-mae-increase', type=float, default=FORECAST_GATE.max_mae_increase,
                     help='allowed MAE increase over the latest blessed model (default: %(default)s)')
 
 
@@ -335,25 +351,16 @@ def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
                     '(default: tab; a pool of files is read as *.tsv, or *.csv with a comma)')
   data.add_argument('--slice-columns', default='', help='comma list of columns to report metrics by')
   text = parser.add_argument_group('vocabulary')
-  text.add_argument('--vocab-size', type=int, default=10_000, help='most frequent tokens kept (default: %(default)s)')
-  text.add_argument('--max-length', type=int, default=48, help='tokens per sentence, longer ones are truncated '
+  text.add_argument('--vocab-size', type=int, default=SENTIMENT.vocab_size, help='most frequent tokens kept (default: %(default)s)')
+  text.add_argument('--max-length', type=int, default=SENTIMENT.max_length, help='tokens per sentence, longer ones are truncated '
                     '(default: %(default)s)')
-  model = parser.add_argument_group('model and training')
-  model.add_argument('--embedding-dim', type=int, default=64, help='(default: %(default)s)')
-  model.add_argument('--units', type=int, default=64, help='LSTM units per direction (default: %(default)s)')
-  model.add_argument('--layers', type=int, default=1, help='stacked Bi-LSTM layers (default: %(default)s)')
-  model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
-  model.add_argument('--pooling', choices=['last', 'max'], default='last',
+  model = _add_training_flags(parser, SENTIMENT, 'LSTM units per direction', 'stacked Bi-LSTM layers', 'AUC')
+  model.add_argument('--pooling', choices=['last', 'max'], default=SENTIMENT.pooling,
                      help="sentence vector: the Bi-LSTM's final states or the max over time (default: %(default)s)")
-  model.add_argument('--epochs', type=int, default=5, help='at most (default: %(default)s)')
-  model.add_argument('--patience', type=int, default=2,
-                     help='stop after this many epochs without eval-AUC improvement, 0 = never (default: %(default)s)')
-  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
-  model.add_argument('--learning-rate', type=float, default=1e-3, help='Adam (default: %(default)s)')
-  model.add_argument('--seed', type=int, default=0)
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
-  gate.add_argument('--min-auc', type=float, default=0.5, help='AUC must exceed this (default: %(default)s)')
-  gate.add_argument('--max-auc-drop', type=float, default=0.0,
+  gate.add_argument('--min-auc', type=float, default=SENTIMENT_GATE.min_auc,
+                    help='AUC must exceed this (default: %(default)s)')
+  gate.add_argument('--max-auc-drop', type=float, default=SENTIMENT_GATE.max_auc_drop,
                     help='allowed AUC drop from the latest blessed model (default: %(default)s)')
 
 
@@ -366,30 +373,20 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   data.add_argument('--max-line-chars', type=int, default=1000,
                     help='a longer line is an error, not a sentence pair (default: %(default)s)')
   text = parser.add_argument_group('vocabularies and lengths')
-  text.add_argument('--source-vocab-size', type=int, default=8000, help='(default: %(default)s)')
-  text.add_argument('--target-vocab-size', type=int, default=10000, help='(default: %(default)s)')
-  text.add_argument('--max-source-length', type=int, default=16,
+  text.add_argument('--source-vocab-size', type=int, default=TRANSLATE.source_vocab_size, help='(default: %(default)s)')
+  text.add_argument('--target-vocab-size', type=int, default=TRANSLATE.target_vocab_size, help='(default: %(default)s)')
+  text.add_argument('--max-source-length', type=int, default=TRANSLATE.max_source_length,
                     help='tokens; longer sources are truncated (default: %(default)s)')
-  text.add_argument('--max-target-length', type=int, default=16,
+  text.add_argument('--max-target-length', type=int, default=TRANSLATE.max_target_length,
                     help='tokens; longer targets are truncated before [END], and decoding stops after this many '
                     '(default: %(default)s)')
-  model = parser.add_argument_group('model and training')
-  model.add_argument('--embedding-dim', type=int, default=128, help='(default: %(default)s)')
-  model.add_argument('--units', type=int, default=256, help='LSTM units (default: %(default)s)')
-  model.add_argument('--layers', type=int, default=1, help='stacked encoder and decoder layers (default: %(default)s)')
-  model.add_argument('--dropout', type=float, default=0.0, help='(default: %(default)s)')
+  model = _add_training_flags(parser, TRANSLATE, 'LSTM units', 'stacked encoder and decoder layers', 'loss')
   model.add_argument('--no-reverse-source', action='store_true',
                      help='encode the source in reading order (default: backwards, which trains faster)')
-  model.add_argument('--epochs', type=int, default=6, help='at most (default: %(default)s)')
-  model.add_argument('--patience', type=int, default=2,
-                     help='stop after this many epochs without eval-loss improvement, 0 = never (default: %(default)s)')
-  model.add_argument('--batch-size', type=int, default=64, help='per replica (default: %(default)s)')
-  model.add_argument('--learning-rate', type=float, default=2e-3, help='Adam (default: %(default)s)')
-  model.add_argument('--seed', type=int, default=0)
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
-  gate.add_argument('--min-bleu', type=float, default=1.0,
+  gate.add_argument('--min-bleu', type=float, default=TRANSLATE_GATE.min_bleu,
                     help='corpus BLEU (0-100, case-insensitive) must exceed this (default: %(default)s)')
-  gate.add_argument('--max-bleu-drop', type=float, default=0.0,
+  gate.add_argument('--max-bleu-drop', type=float, default=TRANSLATE_GATE.max_bleu_drop,
                     help='allowed BLEU drop from the latest blessed model (default: %(default)s)')
 
 

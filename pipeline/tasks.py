@@ -7,6 +7,12 @@ import tensorflow_model_analysis as tfma
 
 from components import windowing
 from components.text_example_gen import TextFormat
+from pipeline.hyperparameters import ForecastGate
+from pipeline.hyperparameters import ForecastHyperparameters
+from pipeline.hyperparameters import SentimentGate
+from pipeline.hyperparameters import SentimentHyperparameters
+from pipeline.hyperparameters import TranslateGate
+from pipeline.hyperparameters import TranslateHyperparameters
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 from trainer import metrics as project_metrics
 
@@ -31,31 +37,6 @@ class TaskSpec:
   text_format: Optional[TextFormat] = None  # set: DelimitedTextExampleGen reads the data, else CsvExampleGen
   hash_splits: Tuple[Tuple[str, int], ...] = ()  # set: ExampleGen hash-splits one input split (name, buckets)
   partition_feature: str = ''  # set: the hash split keeps examples with equal values of this feature together
-
-
-@dataclasses.dataclass(frozen=True)
-class ForecastHyperparameters:
-  # Defaults from a sweep on the bundled data (bench/README.md): Huber with a small delta beat MSE and MAE
-  # losses on both eval MAE and RMSE; 32 units matched 64 at half the time.
-  units: int = 32
-  layers: int = 1
-  dropout: float = 0.0
-  epochs: int = 10
-  batch_size: int = 64
-  learning_rate: float = 3e-3
-  loss: str = 'huber'
-  huber_delta: float = 0.1  # in target z-score units (~9 µg/m³ on the PM2.5 data)
-  residual: bool = True
-  calendar_features: bool = True  # time of day and of year from the rows' timestamps
-  replicas: int = 1
-  seed: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class ForecastGate:
-  """Blessing rule on the overall eval slice."""
-  min_skill: float = 0.0  # skill = 1 - MAE / persistence MAE must be above this
-  max_mae_increase: float = 0.0  # vs the latest blessed model, in target units
 
 
 def forecast_task(window_config: windowing.WindowConfig,
@@ -128,30 +109,6 @@ def _higher_is_better_gate(minimum: float, max_drop: float) -> tfma.PerSliceMetr
                                                    absolute={'value': -max_drop})))
 
 
-@dataclasses.dataclass(frozen=True)
-class SentimentHyperparameters:
-  vocab_size: int = 10_000  # most frequent tokens kept; the rest share the OOV bucket(s)
-  max_length: int = 48  # tokens; longer sentences are truncated
-  num_oov_buckets: int = 1
-  embedding_dim: int = 64
-  units: int = 64
-  layers: int = 1
-  dropout: float = 0.0
-  pooling: str = 'last'  # 'last' (the seed's model) or 'max' over time
-  epochs: int = 5
-  batch_size: int = 64
-  learning_rate: float = 1e-3
-  patience: int = 2
-  replicas: int = 1
-  seed: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class SentimentGate:
-  min_auc: float = 0.5  # overall eval AUC must be above this
-  max_auc_drop: float = 0.0  # vs the latest blessed model
-
-
 def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple[Tuple[str, int], ...] = (),
                    text_column: str = 'text', label_column: str = 'label', delimiter: str = '\t',
                    slice_columns: Tuple[str, ...] = (),
@@ -184,32 +141,6 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
   )
-
-
-@dataclasses.dataclass(frozen=True)
-class TranslateHyperparameters:
-  source_vocab_size: int = 8_000  # most frequent source tokens kept; the rest share the OOV bucket(s)
-  target_vocab_size: int = 10_000
-  max_source_length: int = 16  # tokens; longer sentences are truncated (targets keep their [END])
-  max_target_length: int = 16
-  num_oov_buckets: int = 1
-  embedding_dim: int = 128
-  units: int = 256
-  layers: int = 1
-  dropout: float = 0.0
-  reverse_source: bool = True  # the encoder reads the source backwards (Sutskever et al. 2014)
-  epochs: int = 6  # keeps `make run` (all three tasks on the bundled data) well under 10 minutes
-  batch_size: int = 64
-  learning_rate: float = 2e-3
-  patience: int = 2
-  replicas: int = 1
-  seed: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class TranslateGate:
-  min_bleu: float = 1.0  # overall eval corpus BLEU (0-100) must be above this
-  max_bleu_drop: float = 0.0  # vs the latest blessed model, in BLEU points
 
 
 SOURCE_COLUMN, TARGET_COLUMN = 'source', 'target'  # feature names of the first two fields of a line
