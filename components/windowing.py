@@ -38,6 +38,11 @@ from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Statistics as _SystemStatistics
 from tfx.utils import io_utils
 
+from components.data_contract import DataContractError
+from components.data_contract import format_timestamp
+from components.data_contract import parse_number
+from components.data_contract import parse_timestamp
+
 # Feature names written into every window example besides the input features.
 LABEL_KEY = 'label'
 PERSISTENCE_KEY = 'persistence_forecast'
@@ -47,7 +52,6 @@ TARGET_MONTH_KEY = 'target_month'
 TARGET_HOUR_KEY = 'target_hour'
 SPLITS = ('train', 'eval', 'test')
 RESERVED_KEYS = (LABEL_KEY, PERSISTENCE_KEY, SERIES_KEY, TARGET_TIMESTAMP_KEY, TARGET_MONTH_KEY, TARGET_HOUR_KEY)
-_MISSING_TOKENS = frozenset(['', 'na', 'nan', 'null', 'none'])
 _MAX_LISTED = 20  # gaps and bad values listed in the report; the counts are always complete.
 
 
@@ -55,10 +59,6 @@ class WindowReport(types.Artifact):
   """JSON summary of a windowing run: rows, windows per split, gaps, dropped windows."""
   TYPE_NAME = 'TfxLstmWindowReport'
   TYPE_ANNOTATION = _SystemStatistics
-
-
-class DataContractError(ValueError):
-  """Input data that does not meet the forecast data contract; the message is meant for users."""
 
 
 def feature_key(column: str) -> str:
@@ -122,50 +122,7 @@ class WindowConfig:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Parsing raw row values.
-
-def parse_timestamp(value) -> int:
-  """A time-column value -> Unix seconds (UTC). Strings are ISO 8601 dates or date-times; ints are Unix seconds."""
-  if isinstance(value, (int,)) and not isinstance(value, bool):
-    return int(value)
-  text = value.decode('utf-8') if isinstance(value, bytes) else str(value)
-  text = text.strip()
-  if text.lstrip('-').isdigit():  # Unix seconds written as text (CSV cells are text)
-    return int(text)
-  try:
-    parsed = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
-  except ValueError:
-    for fmt in ('%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y/%m/%d', '%d.%m.%Y %H:%M:%S', '%d.%m.%Y'):
-      try:
-        parsed = datetime.datetime.strptime(text, fmt)
-        break
-      except ValueError:
-        continue
-    else:
-      raise DataContractError(f'{text!r} is not a timestamp or date (expected e.g. 2014-01-31 13:00:00)')
-  if parsed.tzinfo is None:
-    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-  return int(parsed.timestamp())
-
-
-def format_timestamp(seconds: int) -> str:
-  return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
-
-
-def parse_number(value) -> float:
-  """A numeric cell -> float; missing markers ('', NA, NaN, null) -> nan. Raises DataContractError otherwise."""
-  if value is None:
-    return math.nan
-  if isinstance(value, bytes):
-    text = value.decode('utf-8', errors='replace').strip()
-    if text.lower() in _MISSING_TOKENS:
-      return math.nan
-    try:
-      return float(text)
-    except ValueError:
-      raise DataContractError(f'{text!r} is not a number') from None
-  return float(value)
-
+# Parsing raw row values (the value parsers are the data contract's).
 
 def _example_value(example: tf.train.Example, column: str):
   """First value of a feature, or None when the cell was empty."""

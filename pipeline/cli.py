@@ -1,11 +1,11 @@
-"""The `tfx-lstm` command: run a task's pipeline locally, or query a pushed model."""
+"""The `tfx-lstm` command: argument parsing and console output. Runs a task's pipeline locally (one run at a
+time per task and root, each with its run id and log file), prints a run's summary, or queries a pushed model."""
 import argparse
 import contextlib
 import dataclasses
-import datetime
-import glob
 import logging
 import os
+import re
 import sys
 import time
 from typing import List, Optional
@@ -14,16 +14,21 @@ from typing import List, Optional
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from pipeline import hyperparameters as hyperparameters_module  # noqa: E402  (dataclasses only: cheap)
+# Dataclasses and pure-Python checks only: cheap, so `--help` and bad-input errors come back at once.
+from components import data_contract  # noqa: E402
+from pipeline import gates  # noqa: E402
+from preprocessing import options as preprocessing_options  # noqa: E402
+from trainer import hyperparameters as trainer_hyperparameters  # noqa: E402
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
 BUNDLED_SENTIMENT_DATA = os.path.join(PACKAGE_ROOT, 'data', 'sst2')
 BUNDLED_TRANSLATE_DATA = os.path.join(PACKAGE_ROOT, 'data', 'fra_eng')
 TASKS = ('forecast', 'sentiment', 'translate')
-FORECAST, FORECAST_GATE = hyperparameters_module.ForecastHyperparameters(), hyperparameters_module.ForecastGate()
-SENTIMENT, SENTIMENT_GATE = hyperparameters_module.SentimentHyperparameters(), hyperparameters_module.SentimentGate()
-TRANSLATE, TRANSLATE_GATE = hyperparameters_module.TranslateHyperparameters(), hyperparameters_module.TranslateGate()
+FORECAST, FORECAST_OPTIONS = trainer_hyperparameters.ForecastHyperparameters(), preprocessing_options.ForecastOptions()
+SENTIMENT, SENTIMENT_OPTIONS = trainer_hyperparameters.SentimentHyperparameters(), preprocessing_options.SentimentOptions()
+TRANSLATE, TRANSLATE_OPTIONS = trainer_hyperparameters.TranslateHyperparameters(), preprocessing_options.TranslateOptions()
+FORECAST_GATE, SENTIMENT_GATE, TRANSLATE_GATE = gates.ForecastGate(), gates.SentimentGate(), gates.TranslateGate()
 
 EXAMPLES = """\
 examples:
@@ -31,58 +36,95 @@ examples:
   tfx-lstm run forecast --data my_csvs/ --time-column date --target load --series-column meter \\
       --window 48 --horizon 6 --epochs 10 --replicas 2
   tfx-lstm run forecast --eval-start 2014-07-01 --test-start 2014-10-01 --gap-policy fail
+  tfx-lstm run forecast --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2
   tfx-lstm run sentiment                        # bundled SST-2 sample: Bi-LSTM, vocabulary built in Transform
   tfx-lstm run sentiment --data reviews/ --text-column review --label-column positive --slice-columns product
   tfx-lstm run translate                        # bundled Tatoeba English-French sample, split by English sentence
   tfx-lstm run translate --data fra-eng/ --pattern 'fra.txt' --units 512 --layers 2 --dropout 0.2 --epochs 20
   tfx-lstm run all                              # every task on its bundled data
+  tfx-lstm run sentiment --wait                 # queue behind a sentiment run already going on this root
+  tfx-lstm summary --task forecast              # the latest forecast run's summary; --run RUN_ID for another
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
   tfx-lstm predict sentiment --model runs/serving/sentiment "a gripping , beautifully acted film ."
   tfx-lstm predict translate --model runs/serving/translate "I am hungry." "Where is the station?"
 """
 
+EXIT_FAILED, EXIT_USER_ERROR = 1, 2
+
 
 class UserError(Exception):
-  """A problem the user can fix; printed without a traceback."""
+  """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
 # ----------------------------------------------------------------------------------------------------
-# Output: one progress line per component on the console, everything else in a log file.
+# Output: one progress line per component on the console, everything else in the run's log file.
+
+# The Trainer's per-epoch record (trainer.common.EPOCH_MESSAGE), as the progress line shows it.
+_EPOCH_RECORD = re.compile(r'^epoch %d/%d: ')
+
 
 class ProgressPrinter(logging.Handler):
-  """Turns the orchestrator's 'Component X is running/finished' log records into one line per component."""
+  """Turns the orchestrator's 'Component X is running/finished' records into one line per component, and the
+  Trainer's epoch records into live progress: updated in place on a terminal, one line per epoch otherwise."""
 
   def __init__(self, console, total: int):
     super().__init__(logging.INFO)
     self._console, self._total = console, total
-    self._count, self._started, self._cached = 0, 0.0, False
+    self._interactive = console.isatty()
+    self._count, self._started, self._cached, self._node = 0, 0.0, False, ''
+    self._line_open = False  # the component's line is written without its end yet
+
+  def _prefix(self) -> str:
+    return f'  [{self._count:2d}/{self._total}] {self._node:<26} '
+
+  def _show(self, text: str, final: bool) -> None:
+    if self._interactive:
+      self._console.write('\r\033[K' + self._prefix() + text + ('\n' if final else ''))
+    elif self._line_open or final:
+      self._console.write((text if self._line_open else self._prefix() + text) + '\n')
+    else:
+      self._console.write(self._prefix() + text + '\n')
+    self._line_open = not final and self._interactive
+    self._console.flush()
 
   def emit(self, record: logging.LogRecord) -> None:
     message = record.msg
     if message == 'Component %s is running.':
       self._count += 1
-      self._started, self._cached = time.time(), False
-      self._node = record.args[0]
-      self._console.write(f'  [{self._count:2d}/{self._total}] {self._node:<26} ')
+      self._started, self._cached, self._node = time.time(), False, record.args[0]
+      self._console.write(self._prefix())
       self._console.flush()
+      self._line_open = True
     elif message == 'A cached execution %d is used.':
       self._cached = True
+    elif isinstance(message, str) and _EPOCH_RECORD.match(message):
+      epoch, epochs, loss, metric, value, left = record.args
+      self._show(f'epoch {epoch}/{epochs}  loss {loss:.4f}  eval {metric} {value:.4f}  '
+                 f'{_duration(left)} left', final=False)
     elif message == 'Component %s is finished.':
       status = 'cached' if self._cached else 'done'
-      self._console.write(f'{status:<7}{time.time() - self._started:6.1f}s\n')
-      self._console.flush()
+      self._show(f'{status:<7}{time.time() - self._started:6.1f}s', final=True)
+
+  def failed(self) -> None:
+    if self._count:
+      self._show('FAILED', final=True)
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(round(seconds))
+  return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
 
 
 @contextlib.contextmanager
 def console_and_log(log_path: str):
-  """Sends fd 1/2 (TF, Beam, absl, warnings) to `log_path`; yields (stdout, stderr) of the real console."""
+  """Sends fd 1/2 (TF, Beam, absl, warnings) to `log_path`, a new file; yields (stdout, stderr) of the console."""
   os.makedirs(os.path.dirname(log_path), exist_ok=True)
+  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # one file per run id, never shared
   sys.stdout.flush()
   sys.stderr.flush()
   saved_out, saved_err = os.dup(1), os.dup(2)
   console = os.fdopen(os.dup(1), 'w', buffering=1)
   console_err = os.fdopen(os.dup(2), 'w', buffering=1)
-  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
   os.dup2(log_fd, 1)
   os.dup2(log_fd, 2)
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
@@ -107,154 +149,186 @@ def console_and_log(log_path: str):
 
 def _user_message(error: BaseException) -> Optional[str]:
   """The message of a DataContractError anywhere in the exception chain."""
-  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
   seen = set()
   while error is not None and id(error) not in seen:
     seen.add(id(error))
-    if isinstance(error, DataContractError):
+    if isinstance(error, data_contract.DataContractError):
       return str(error)
     error = error.__cause__ or error.__context__
   return None
 
 
 # ----------------------------------------------------------------------------------------------------
-# run
+# run: pre-flight data checks (no TensorFlow), then the task spec.
 
-def _forecast_task(args):
-  from components.windowing import WindowConfig  # pylint: disable=g-import-not-at-top
-  from pipeline import data_contract, tasks  # pylint: disable=g-import-not-at-top
+@dataclasses.dataclass
+class Checked:
+  """What the pre-flight check found, and how to build the task spec once TensorFlow may load."""
+  described: str
+  build_task: object  # () -> pipeline.tasks.TaskSpec
+
+
+def _check_forecast(args) -> Checked:
   features = [f.strip() for f in args.features.split(',') if f.strip()] if args.features else None
-  columns = data_contract.check_forecast_data(args.data, args.time_column, args.target, features,
-                                              args.series_column)
-  window_config = WindowConfig(
-      time_column=args.time_column, target=args.target, numeric_features=tuple(columns.numeric_features),
-      categorical_features=tuple(columns.categorical_features), series_column=args.series_column,
-      window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
-      test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
-      gap_policy=args.gap_policy)
-  hyperparameters = _from_args(hyperparameters_module.ForecastHyperparameters, args, residual=not args.no_residual)
-  gate = _from_args(hyperparameters_module.ForecastGate, args)
-  described = (f'{columns.rows:,} rows in {len(columns.files)} file(s) of {args.data}; target {args.target!r}, '
-               f'numeric {", ".join(columns.numeric_features)}'
-               + (f'; categorical {", ".join(columns.categorical_features)}' if columns.categorical_features else ''))
-  return tasks.forecast_task(window_config, hyperparameters, gate), described
+  found = data_contract.check_forecast_data(args.data, args.time_column, args.target, features, args.series_column)
+
+  def build_task():
+    from components.windowing import WindowConfig  # pylint: disable=g-import-not-at-top
+    from pipeline import tasks  # pylint: disable=g-import-not-at-top
+    window_config = WindowConfig(
+        time_column=args.time_column, target=args.target, numeric_features=tuple(found.numeric_features),
+        categorical_features=tuple(found.categorical_features), series_column=args.series_column,
+        window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
+        test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
+        gap_policy=args.gap_policy)
+    return tasks.forecast_task(
+        window_config, found.text_format,
+        _from_args(preprocessing_options.ForecastOptions, args, calendar_features=not args.no_calendar_features),
+        _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual),
+        _from_args(gates.ForecastGate, args))
+
+  return Checked(found.describe(args.data, args.target), build_task)
 
 
-def _sentiment_task(args):
-  from components.text_example_gen import TextFormat, check_files  # pylint: disable=g-import-not-at-top
-  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
-  from pipeline import tasks  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(args.data):
-    raise DataContractError(f'data directory {args.data} does not exist')
-  files = sorted(f for f in os.listdir(args.data) if not f.startswith('.') and os.path.isfile(
-      os.path.join(args.data, f)) and not f.lower().startswith(('readme', 'license')))
-  train = [f for f in files if f.startswith('train')]
-  held_out = [f for f in files if f.startswith(('dev', 'eval'))]
-  if train and held_out:  # the data comes split: keep its split
-    eval_prefix = 'dev' if held_out[0].startswith('dev') else 'eval'
-    input_splits, hash_splits, used = (('train', 'train*'), ('eval', f'{eval_prefix}*')), (), train + held_out
-    layout = f'train {", ".join(train)}; eval {", ".join(held_out)}'
-  else:  # one pool of files with the delimiter's extension: hash-split 90/10
-    extension = '.csv' if args.delimiter == ',' else '.tsv'
-    used = [f for f in files if f.endswith(extension)]
-    input_splits, hash_splits = (('all', f'*{extension}'),), (('train', 9), ('eval', 1))
-    layout = f'{len(used)} *{extension} file(s), hash split 90/10 into train/eval'
-    if any(f.startswith('test') for f in used):
-      raise DataContractError(f'{args.data} has test* files but no dev*/eval* file: name the held-out file dev*, '
-                              'or move the test files out (they would be mixed into training)')
-  if not used:
-    raise DataContractError(f"no train*/dev* files and no files with the delimiter's extension in {args.data}")
+def _check_sentiment(args) -> Checked:
   slice_columns = tuple(c.strip() for c in args.slice_columns.split(',') if c.strip())
-  delimiter = {'\\t': '\t', 'tab': '\t'}.get(args.delimiter, args.delimiter)  # lets users type \t
-  if not delimiter:
-    raise DataContractError('--delimiter must not be empty')
-  text_format = TextFormat(columns=(args.text_column, args.label_column, *slice_columns), delimiter=delimiter,
-                           int_columns=(args.label_column,), allowed_values={args.label_column: (0, 1)},
-                           non_empty=(args.text_column,))
-  rows = check_files([os.path.join(args.data, f) for f in used], text_format)
-  hyperparameters = _from_args(hyperparameters_module.SentimentHyperparameters, args)
-  task = tasks.sentiment_task(input_splits, hash_splits, args.text_column, args.label_column, delimiter,
-                              slice_columns, hyperparameters,
-                              _from_args(hyperparameters_module.SentimentGate, args))
-  return task, f'{rows:,} labelled sentences in {args.data} ({layout})'
+  delimiter = {'\\t': '\t', 'tab': '\t', 'comma': ','}.get(args.delimiter, args.delimiter)  # lets users type \t
+  found = data_contract.check_sentiment_data(args.data, args.text_column, args.label_column, slice_columns,
+                                             delimiter)
+
+  def build_task():
+    from pipeline import tasks  # pylint: disable=g-import-not-at-top
+    return tasks.sentiment_task(found.input_splits, found.text_format, found.hash_splits, args.text_column,
+                                args.label_column, slice_columns,
+                                _from_args(preprocessing_options.SentimentOptions, args),
+                                _from_args(trainer_hyperparameters.SentimentHyperparameters, args),
+                                _from_args(gates.SentimentGate, args))
+
+  return Checked(f'{found.rows:,} labelled sentences in {args.data} ({found.layout})', build_task)
 
 
-def _translate_task(args):
-  from components.text_example_gen import check_files  # pylint: disable=g-import-not-at-top
-  from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
-  from pipeline import tasks  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(args.data):
-    raise DataContractError(f'data directory {args.data} does not exist')
-  files = sorted(f for f in glob.glob(os.path.join(args.data, args.pattern)) if os.path.isfile(f))
-  if not files:
-    raise DataContractError(f'no files match {args.pattern!r} in {args.data}')
+def _check_translate(args) -> Checked:
   if args.max_source_length < 1 or args.max_target_length < 1:
-    raise DataContractError('--max-source-length and --max-target-length must be at least 1')
-  hyperparameters = _from_args(hyperparameters_module.TranslateHyperparameters, args,
-                               reverse_source=not args.no_reverse_source)
-  task = tasks.translate_task(args.pattern, args.max_line_chars, hyperparameters,
-                              _from_args(hyperparameters_module.TranslateGate, args))
-  pairs = check_files(files, task.text_format)
-  names = ', '.join(os.path.basename(f) for f in files[:3]) + (f' and {len(files) - 3} more' if len(files) > 3 else '')
-  return task, f'{pairs:,} sentence pairs in {names} ({args.data}); hash split 90/10 by source sentence'
+    raise data_contract.DataContractError('--max-source-length and --max-target-length must be at least 1')
+  _, described = data_contract.check_translate_data(args.data, args.pattern, args.max_line_chars)
+
+  def build_task():
+    from pipeline import tasks  # pylint: disable=g-import-not-at-top
+    return tasks.translate_task(
+        data_contract.translate_format(args.max_line_chars), args.pattern,
+        _from_args(preprocessing_options.TranslateOptions, args),
+        _from_args(trainer_hyperparameters.TranslateHyperparameters, args, reverse_source=not args.no_reverse_source),
+        _from_args(gates.TranslateGate, args))
+
+  return Checked(described, build_task)
+
+
+_CHECKS = {'forecast': _check_forecast, 'sentiment': _check_sentiment, 'translate': _check_translate}
 
 
 def run_task(task_name: str, args) -> int:
-  stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-  log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{task_name}-{stamp}.log')
+  """Checks the data, takes the task's lock, runs the pipeline under a new run id and prints its summary."""
+  from pipeline.run_lock import LockHeld, TaskLock  # pylint: disable=g-import-not-at-top
+  try:
+    checked = _CHECKS[task_name](args)
+  except data_contract.DataContractError as e:
+    print(f'error: {e}\nnothing was run.', file=sys.stderr)
+    return EXIT_USER_ERROR
+  root = os.path.abspath(args.root)
+  run_id = _new_run_id(task_name)
+  say = lambda text: print(f'tfx-lstm {task_name}: {text}', flush=True)  # pylint: disable=unnecessary-lambda-assignment
+  try:
+    with TaskLock(os.path.join(root, 'locks'), task_name, run_id, wait=args.wait, on_wait=say, on_takeover=say):
+      return _run_locked(task_name, args, checked, run_id)
+  except LockHeld as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _new_run_id(task_name: str) -> str:
+  """`<task>-<UTC time>-<4 hex digits>`: the TFX pipeline run id. Sortable, readable, and unique across the tasks
+  of one metadata store (TFX names the pipeline-run context after it; context names are unique per type)."""
+  import datetime  # pylint: disable=g-import-not-at-top
+  import secrets  # pylint: disable=g-import-not-at-top
+  stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%S')
+  return f'{task_name}-{stamp}-{secrets.token_hex(2)}'
+
+
+def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
   started = time.time()
+  log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{run_id}.log')
   with console_and_log(log_path) as (console, console_err):
+    console.write(f'tfx-lstm {task_name}: {checked.described}\n  run {run_id}\n  full log: {log_path}\n')
     # Imported here so their import-time warnings land in the log, not on the console.
-    from components.windowing import DataContractError  # pylint: disable=g-import-not-at-top
     from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from records.run_record import read_run  # pylint: disable=g-import-not-at-top
     from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
-    paths = local_runner.RunPaths.under(args.root, task_name)
     try:
-      task, described = {'forecast': _forecast_task, 'sentiment': _sentiment_task,
-              'translate': _translate_task}[task_name](args)
-    except DataContractError as e:
+      task = checked.build_task()
+    except data_contract.DataContractError as e:
       console_err.write(f'error: {e}\nnothing was run.\n')
-      return 2
-    console.write(f'tfx-lstm {task_name}: {described}\n  full log: {log_path}\n')
-    pipeline = local_runner.build_local_pipeline(task, args.data, paths, enable_cache=not args.no_cache)
+      return EXIT_USER_ERROR
+    paths = local_runner.RunPaths.under(args.root, task_name)
+    pipeline = local_runner.build_local_pipeline(task, args.data, paths, args.beam_arg, enable_cache=not args.no_cache)
     progress = ProgressPrinter(console, total=len(pipeline.components))
-    logging.getLogger('absl').addHandler(progress)
+    logging.getLogger().addHandler(progress)
     try:
-      tfx.orchestration.LocalDagRunner().run(pipeline)
+      local_runner.run_local(pipeline, run_id)
     except Exception as e:  # pylint: disable=broad-except
       logging.exception('pipeline failed')
+      progress.failed()
       message = _user_message(e) or (
           f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}')
-      console.write('FAILED\n')
-      console_err.write(f'error: {message}\nnothing was pushed.\n')
-      return 1
+      console_err.write(f'error: {message}\nnothing was pushed (run {run_id}).\n')
+      return EXIT_FAILED
     finally:
-      logging.getLogger('absl').removeHandler(progress)
+      logging.getLogger().removeHandler(progress)
     console.write(f'pipeline finished in {time.time() - started:.0f}s\n')
-    from pipeline.summary import print_summary  # pylint: disable=g-import-not-at-top
+    from records.summary import print_summary  # pylint: disable=g-import-not-at-top
     with contextlib.redirect_stdout(console):
-      print_summary(task_name, paths, local_runner.pipeline_name(task))
+      print_summary(task_name, read_run(paths.metadata_path, run_id))
+  return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# summary
+
+def summary(args) -> int:
+  """Prints the summary of run `--run` (default: the latest run of `--task`) from ML Metadata."""
+  os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+  from records import run_record  # pylint: disable=g-import-not-at-top
+  from records.summary import print_summary  # pylint: disable=g-import-not-at-top
+  metadata_path = os.path.join(os.path.abspath(args.root), 'metadata.sqlite')
+  if not os.path.exists(metadata_path):
+    raise UserError(f'no runs under {args.root} ({metadata_path} does not exist)')
+  run_id = args.run
+  if not run_id:
+    if not args.task:
+      raise UserError('name a run (--run RUN_ID) or a task (--task T) for its latest run')
+    run_id = run_record.latest_run_id(metadata_path, f'tfx-lstm-{args.task}')
+    if run_id is None:
+      raise UserError(f'no {args.task} runs under {args.root}')
+  record = run_record.read_run(metadata_path, run_id)
+  if record is None:
+    raise UserError(f'no run {run_id!r} under {args.root}')
+  task_name = record.pipeline_name.removeprefix('tfx-lstm-')
+  if args.task and task_name != args.task:
+    raise UserError(f'run {run_id} is a {task_name} run, not {args.task}')
+  print_summary(task_name, record)
   return 0
 
 
 # ----------------------------------------------------------------------------------------------------
 # predict
 
-def resolve_model_dir(path: str) -> str:
-  """A SavedModel directory, or a serving root whose newest numeric version is used."""
-  if os.path.exists(os.path.join(path, 'saved_model.pb')):
-    return path
-  versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True) if os.path.isdir(path) else []
-  if not versions:
-    raise UserError(f'{path} is neither a SavedModel nor a directory of pushed model versions')
-  return os.path.join(path, str(versions[0]))
-
-
 def predict(args) -> int:
+  from predict import ModelNotFound, resolve_model_dir  # pylint: disable=g-import-not-at-top
   from trainer.common import read_model_metadata  # pylint: disable=g-import-not-at-top
-  model_dir = resolve_model_dir(args.model)
+  try:
+    model_dir = resolve_model_dir(args.model)
+  except ModelNotFound as e:
+    raise UserError(str(e)) from None
   try:
     model_task = read_model_metadata(model_dir).get('task')
   except FileNotFoundError as e:
@@ -262,15 +336,15 @@ def predict(args) -> int:
   if model_task != args.task:
     raise UserError(f'{model_dir} is a {model_task} model, not a {args.task} model')
   if args.task == 'forecast':
-    from pipeline.forecast_predict import forecast_csv  # pylint: disable=g-import-not-at-top
+    from predict.forecast import forecast_csv  # pylint: disable=g-import-not-at-top
     if args.last < 1:
       raise UserError('--last must be at least 1')
     lines = forecast_csv(model_dir, args.input, args.last)
   elif args.task == 'sentiment':
-    from pipeline.text_predict import classify  # pylint: disable=g-import-not-at-top
+    from predict.sentences import classify  # pylint: disable=g-import-not-at-top
     lines = classify(model_dir, args.sentences)
   else:
-    from pipeline.text_predict import translate  # pylint: disable=g-import-not-at-top
+    from predict.sentences import translate  # pylint: disable=g-import-not-at-top
     lines = translate(model_dir, args.sentences)
   for line in lines:
     print(line)
@@ -333,6 +407,8 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
                      help='Huber loss delta in target z-score units (default: %(default)s)')
   model.add_argument('--no-residual', action='store_true',
                      help='predict the level, not the change from the last value')
+  model.add_argument('--no-calendar-features', action='store_true',
+                     help='no time-of-day/time-of-year inputs derived from the timestamps')
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
   gate.add_argument('--min-skill', type=float, default=FORECAST_GATE.min_skill,
                     help='1 - MAE/persistence MAE must exceed this (default: %(default)s)')
@@ -347,12 +423,13 @@ def _add_sentiment_flags(parser: argparse.ArgumentParser) -> None:
                     'the splits, any other layout is hash-split 90/10 (default: the bundled SST-2 sample)')
   data.add_argument('--text-column', default='text', help='(default: %(default)s)')
   data.add_argument('--label-column', default='label', help='0/1 labels (default: %(default)s)')
-  data.add_argument('--delimiter', default='\\t', help="field separator, no quoting; \\t or 'tab' for a tab "
-                    '(default: tab; a pool of files is read as *.tsv, or *.csv with a comma)')
+  data.add_argument('--delimiter', default=None,
+                    help="field separator: ',' (CSV quoting rules), '\\t' or 'tab' (no quoting), or another "
+                    'character (no quoting) (default: by extension: .csv comma-separated, otherwise tab)')
   data.add_argument('--slice-columns', default='', help='comma list of columns to report metrics by')
   text = parser.add_argument_group('vocabulary')
-  text.add_argument('--vocab-size', type=int, default=SENTIMENT.vocab_size, help='most frequent tokens kept (default: %(default)s)')
-  text.add_argument('--max-length', type=int, default=SENTIMENT.max_length, help='tokens per sentence, longer ones are truncated '
+  text.add_argument('--vocab-size', type=int, default=SENTIMENT_OPTIONS.vocab_size, help='most frequent tokens kept (default: %(default)s)')
+  text.add_argument('--max-length', type=int, default=SENTIMENT_OPTIONS.max_length, help='tokens per sentence, longer ones are truncated '
                     '(default: %(default)s)')
   model = _add_training_flags(parser, SENTIMENT, 'LSTM units per direction', 'stacked Bi-LSTM layers', 'AUC')
   model.add_argument('--pooling', choices=['last', 'max'], default=SENTIMENT.pooling,
@@ -373,11 +450,11 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   data.add_argument('--max-line-chars', type=int, default=1000,
                     help='a longer line is an error, not a sentence pair (default: %(default)s)')
   text = parser.add_argument_group('vocabularies and lengths')
-  text.add_argument('--source-vocab-size', type=int, default=TRANSLATE.source_vocab_size, help='(default: %(default)s)')
-  text.add_argument('--target-vocab-size', type=int, default=TRANSLATE.target_vocab_size, help='(default: %(default)s)')
-  text.add_argument('--max-source-length', type=int, default=TRANSLATE.max_source_length,
+  text.add_argument('--source-vocab-size', type=int, default=TRANSLATE_OPTIONS.source_vocab_size, help='(default: %(default)s)')
+  text.add_argument('--target-vocab-size', type=int, default=TRANSLATE_OPTIONS.target_vocab_size, help='(default: %(default)s)')
+  text.add_argument('--max-source-length', type=int, default=TRANSLATE_OPTIONS.max_source_length,
                     help='tokens; longer sources are truncated (default: %(default)s)')
-  text.add_argument('--max-target-length', type=int, default=TRANSLATE.max_target_length,
+  text.add_argument('--max-target-length', type=int, default=TRANSLATE_OPTIONS.max_target_length,
                     help='tokens; longer targets are truncated before [END], and decoding stops after this many '
                     '(default: %(default)s)')
   model = _add_training_flags(parser, TRANSLATE, 'LSTM units', 'stacked encoder and decoder layers', 'loss')
@@ -396,6 +473,12 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--replicas', type=int, default=1,
                       help='MirroredStrategy replicas; on CPU the processor is split into N logical devices')
   parser.add_argument('--no-cache', action='store_true', help='re-execute every component')
+  parser.add_argument('--wait', action='store_true',
+                      help='if a run of the same task holds this root, wait for it instead of exiting with status 2')
+  parser.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
+                      help='a Beam pipeline flag for every Beam component, repeatable, e.g. '
+                      '--beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2 '
+                      '(default: in-memory DirectRunner, one worker)')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -421,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
   _add_translate_flags(translate)
   run_all = run_tasks.add_parser('all', help='every task on its bundled data, with default settings')
   _add_run_flags(run_all)
+
+  summary_parser = commands.add_parser('summary', help="print a run's summary from ML Metadata", epilog=EXAMPLES,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+  summary_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
+  summary_parser.add_argument('--task', choices=TASKS, help='the latest run of this task (without --run)')
+  summary_parser.add_argument('--run', default='', metavar='RUN_ID',
+                              help='a run id, as `tfx-lstm run` prints it (e.g. forecast-20261126T101500-3fa2)')
 
   predict = commands.add_parser('predict', help='query a pushed model', epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -451,20 +541,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'run':
       if args.task != 'all':
         return run_task(args.task, args)
-      common = ['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
+      common = (['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
+                + (['--wait'] if args.wait else []) + [f'--beam-arg={arg}' for arg in args.beam_arg])
       for name in TASKS:  # each task with its own defaults
         status = run_task(name, build_parser().parse_args(['run', name, *common]))
         if status:
           return status
       return 0
+    if args.command == 'summary':
+      return summary(args)
     return predict(args)
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)
     if message is None:
       raise
     print(f'error: {message}', file=sys.stderr)
-    return 2
-
+    return EXIT_USER_ERROR
 
 
 def entry() -> None:

@@ -1,18 +1,28 @@
-"""Local run paths: LocalDagRunner, Beam DirectRunner, ML Metadata in SQLite under the root.
+"""Local runs: LocalDagRunner, Beam's DirectRunner, ML Metadata in SQLite under the root.
 
-Only resolves paths and calls `create_pipeline`; the CLI runs the result with LocalDagRunner and adds progress
-and the summary.
+Resolves paths, Beam arguments and the run id, and calls `create_pipeline`; the CLI adds the lock, progress and
+the summary.
 """
 import dataclasses
 import os
-from typing import List, Optional
+from typing import List, Optional, Sequence
+
+from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import constants
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.portable import runtime_parameter_utils
 
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import sqlite_metadata
 from pipeline.tasks import TaskSpec
 
-# Small data on a 2-core machine: one in-process worker beats multi-process start-up every time.
-DEFAULT_BEAM_ARGS = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+# Small data on a 2-core machine: one in-process worker beats multi-process start-up every time. Flags given
+# with --beam-arg come after these, so they win.
+DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
+# Beam flags that tell Beam (and TFX) how to ship dependencies to workers.
+DEPENDENCY_FLAGS = ('--extra_package', '--extra_packages', '--setup_file', '--requirements_file',
+                    '--sdk_container_image', '--worker_harness_container_image')
+EMPTY_REQUIREMENTS = 'no-requirements.txt'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +32,8 @@ class RunPaths:
   metadata_path: str
   serving_root: str
   logs: str
+  locks: str
+  beam: str
 
   @classmethod
   def under(cls, root: str, task_name: str) -> 'RunPaths':
@@ -30,16 +42,35 @@ class RunPaths:
                pipeline_root=os.path.join(root, 'pipelines', task_name),
                metadata_path=os.path.join(root, 'metadata.sqlite'),
                serving_root=os.path.join(root, 'serving', task_name),
-               logs=os.path.join(root, 'logs'))
+               logs=os.path.join(root, 'logs'),
+               locks=os.path.join(root, 'locks'),
+               beam=os.path.join(root, 'beam'))
+
+  def log_file(self, run_id: str) -> str:
+    return os.path.join(self.logs, f'{run_id}.log')
 
 
 def pipeline_name(task: TaskSpec) -> str:
   return f'tfx-lstm-{task.name}'
 
 
-def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths,
-                         beam_pipeline_args: Optional[List[str]] = None, enable_cache: bool = True):
-  """The task's pipeline with local paths: SQLite metadata under the root, in-process Beam."""
+def beam_args(user_args: Sequence[str], paths: RunPaths) -> List[str]:
+  """The defaults, then the user's flags. TFX builds an sdist of itself inside every Beam component when the
+  Beam args are non-empty and name no dependency flag (for remote workers); locally that costs seconds per
+  component for nothing, so an empty requirements file is named unless the user gave a dependency flag."""
+  args = [*DEFAULT_BEAM_ARGS, *user_args]
+  if not any(arg.split('=', 1)[0] in DEPENDENCY_FLAGS for arg in user_args):
+    os.makedirs(paths.beam, exist_ok=True)
+    empty = os.path.join(paths.beam, EMPTY_REQUIREMENTS)
+    if not os.path.exists(empty):
+      open(empty, 'w').close()
+    args.append(f'--requirements_file={empty}')
+  return args
+
+
+def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_beam_args: Sequence[str] = (),
+                         enable_cache: bool = True):
+  """The task's pipeline with local paths: SQLite metadata under the root, Beam on the DirectRunner."""
   return create_pipeline(
       task=task,
       pipeline_name=pipeline_name(task),
@@ -47,7 +78,14 @@ def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths,
       data_root=os.path.abspath(data_root),
       serving_root=paths.serving_root,
       metadata_connection_config=sqlite_metadata(paths.metadata_path),
-      beam_pipeline_args=beam_pipeline_args or DEFAULT_BEAM_ARGS,
+      beam_pipeline_args=beam_args(user_beam_args, paths),
       enable_cache=enable_cache,
   )
 
+
+def run_local(pipeline, run_id: str) -> None:
+  """Runs the pipeline with LocalDagRunner under `run_id` (LocalDagRunner would pick a timestamp of its own, which
+  the caller could not know before the run ends)."""
+  ir = compiler.Compiler().compile(pipeline)
+  runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  LocalDagRunner().run_with_ir(ir)

@@ -10,6 +10,7 @@ from tfx.proto import transform_pb2
 
 from components.atomic_pusher import AtomicPushExecutor
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
+from components.forecast_test_score import ForecastTestScore
 from components.serving_smoke_test import ServingSmokeTest
 from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
@@ -27,7 +28,7 @@ def create_pipeline(
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
   """Builds ExampleGen -> statistics/schema/validation -> [windowing] -> Transform -> Trainer -> Evaluator
-  -> serving smoke test -> Pusher for one task.
+  -> serving smoke test -> Pusher [-> test-split score] for one task.
 
   Args:
     task: the task spec (modules, configuration, eval config).
@@ -41,15 +42,14 @@ def create_pipeline(
   """
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in task.input_splits])
-  output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-      splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
-              for name, buckets in task.hash_splits],
-      partition_feature_name=task.partition_feature)) if task.hash_splits else None
-  if task.text_format is not None:
-    example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config)
-  else:
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=data_root, input_config=input_config, output_config=output_config)
+  output_config = None
+  if task.hash_splits:
+    split_config = example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in task.hash_splits])
+    if task.partition_feature:  # an empty name would make ExampleGen look for a feature called ''
+      split_config.partition_feature_name = task.partition_feature
+    output_config = example_gen_pb2.Output(split_config=split_config)
+  example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
   example_validator = tfx.components.ExampleValidator(
@@ -66,15 +66,15 @@ def create_pipeline(
   transform = tfx.components.Transform(
       examples=examples,
       schema=schema,
-      module_file=task.preprocessing_module,
-      custom_config=task.custom_config,
+      preprocessing_fn=task.preprocessing_fn,
+      custom_config=task.transform_config,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)))
   trainer = tfx.components.Trainer(
-      module_file=task.trainer_module,
+      run_fn=task.run_fn,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema,
-      custom_config=task.custom_config)
+      custom_config=task.trainer_config)
   baseline = tfx.dsl.Resolver(
       strategy_class=LatestBlessedOtherModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -97,6 +97,10 @@ def create_pipeline(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
   components += [transform, trainer, baseline, evaluator, smoke_test, pusher]
+  if task.score_test_split:
+    test_score = ForecastTestScore(model=trainer.outputs['model'], examples=examples)
+    test_score.add_upstream_node(pusher)  # the held-out year is looked at only after the push decision
+    components.append(test_score)
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,

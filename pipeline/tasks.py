@@ -1,26 +1,33 @@
-"""Task specs: everything that differs between the three LSTM jobs, as data the pipeline factory reads."""
+"""Task specs: everything that differs between the three LSTM jobs, as data the pipeline factory reads.
+
+Each task references its `preprocessing_fn` and `run_fn` by dotted path from the installed package, with a code
+fingerprint of each in its component's config (see `pipeline/code_fingerprint.py`). Transform's config holds only
+what `preprocessing_fn` reads; the Trainer's holds the rest, so a training-only change re-runs only the Trainer and
+what follows it.
+"""
 import dataclasses
-import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import tensorflow_model_analysis as tfma
 
 from components import windowing
-from components.text_example_gen import TextFormat
-from pipeline.hyperparameters import ForecastGate
-from pipeline.hyperparameters import ForecastHyperparameters
-from pipeline.hyperparameters import SentimentGate
-from pipeline.hyperparameters import SentimentHyperparameters
-from pipeline.hyperparameters import TranslateGate
-from pipeline.hyperparameters import TranslateHyperparameters
+from components.data_contract import SOURCE_COLUMN
+from components.data_contract import TARGET_COLUMN
+from components.data_contract import TextFormat
+from pipeline.code_fingerprint import code_fingerprint
+from pipeline.gates import ForecastGate
+from pipeline.gates import SentimentGate
+from pipeline.gates import TranslateGate
+from preprocessing.options import ForecastOptions
+from preprocessing.options import SentimentOptions
+from preprocessing.options import TranslateOptions
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 from trainer import metrics as project_metrics
+from trainer.hyperparameters import ForecastHyperparameters
+from trainer.hyperparameters import SentimentHyperparameters
+from trainer.hyperparameters import TranslateHyperparameters
 
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _module(folder: str, name: str) -> str:
-  return os.path.join(PACKAGE_ROOT, folder, f'{name}.py')
+CODE_KEY = 'code'  # the code fingerprint's key in Transform's and the Trainer's custom_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,29 +35,46 @@ class TaskSpec:
   """One LSTM job, as the pipeline factory needs it."""
   name: str
   input_splits: Tuple[Tuple[str, str], ...]  # ExampleGen (split name, file pattern) pairs
-  preprocessing_module: str  # file path of the module with preprocessing_fn
-  trainer_module: str  # file path of the module with run_fn
-  custom_config: Dict[str, Any]  # given to both preprocessing_fn and run_fn
+  text_format: TextFormat  # how DelimitedTextExampleGen reads the files
+  preprocessing_fn: str  # dotted path of the task's preprocessing_fn
+  run_fn: str  # dotted path of the task's run_fn
+  transform_config: Dict[str, Any]  # preprocessing_fn's custom_config: only what it reads
+  trainer_config: Dict[str, Any]  # run_fn's custom_config
   eval_config: tfma.EvalConfig
   transform_splits: Tuple[str, ...]
   window_config: Optional[windowing.WindowConfig] = None  # set: rows are windowed before Transform
-  text_format: Optional[TextFormat] = None  # set: DelimitedTextExampleGen reads the data, else CsvExampleGen
   hash_splits: Tuple[Tuple[str, int], ...] = ()  # set: ExampleGen hash-splits one input split (name, buckets)
   partition_feature: str = ''  # set: the hash split keeps examples with equal values of this feature together
+  score_test_split: bool = False  # the held-out test split is scored after the push (forecast)
 
 
-def forecast_task(window_config: windowing.WindowConfig,
+def _configs(preprocessing_fn: str, run_fn: str, transform_values: Dict[str, Any], trainer_values: Dict[str, Any],
+             hyperparameters) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+  """Transform's and the Trainer's custom_config, each with its code fingerprint. The Trainer also sees what
+  Transform was configured with (it sizes inputs from it); changes there re-run Transform anyway."""
+  transform_config = {**transform_values, CODE_KEY: code_fingerprint(preprocessing_fn)}
+  trainer_config = {**transform_values, **trainer_values, 'hyperparameters': dataclasses.asdict(hyperparameters),
+                    CODE_KEY: code_fingerprint(run_fn)}
+  return transform_config, trainer_config
+
+
+def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat,
+                  options: ForecastOptions = ForecastOptions(),
                   hyperparameters: ForecastHyperparameters = ForecastHyperparameters(),
                   gate: ForecastGate = ForecastGate()) -> TaskSpec:
-  """The forecast task for CSV rows described by `window_config`."""
+  """The forecast task for CSV rows described by `window_config`, read with `text_format`."""
   key = windowing.feature_key
-  custom_config = {
+  preprocessing_fn, run_fn = ('preprocessing.forecast_transform.preprocessing_fn',
+                              'trainer.forecast_trainer.run_fn')
+  transform_values = {
       'numeric_features': [key(c) for c in window_config.numeric_features],
       'categorical_features': [key(c) for c in window_config.categorical_features],
       'target_feature': key(window_config.target),
-      'time_feature': key(window_config.time_column) if hyperparameters.calendar_features else '',
+      'time_feature': key(window_config.time_column) if options.calendar_features else '',
+      'num_oov_buckets': options.num_oov_buckets,
+  }
+  trainer_values = {
       'window': window_config.window,
-      'num_oov_buckets': 1,
       # What `tfx-lstm predict` needs to rebuild a raw window from a CSV.
       'metadata': {
           'time_column': window_config.time_column,
@@ -63,8 +87,9 @@ def forecast_task(window_config: windowing.WindowConfig,
           'time_feature': key(window_config.time_column),
           'categorical_features': [key(c) for c in window_config.categorical_features],
       },
-      **dataclasses.asdict(hyperparameters),
   }
+  transform_config, trainer_config = _configs(preprocessing_fn, run_fn, transform_values, trainer_values,
+                                              hyperparameters)
   slices = [tfma.SlicingSpec(),
             tfma.SlicingSpec(feature_keys=[windowing.TARGET_MONTH_KEY]),
             tfma.SlicingSpec(feature_keys=[windowing.TARGET_HOUR_KEY])]
@@ -92,12 +117,15 @@ def forecast_task(window_config: windowing.WindowConfig,
   return TaskSpec(
       name='forecast',
       input_splits=(('rows', '*.csv'),),
-      preprocessing_module=_module('preprocessing', 'forecast_transform'),
-      trainer_module=_module('trainer', 'forecast_trainer'),
-      custom_config=custom_config,
+      text_format=text_format,
+      preprocessing_fn=preprocessing_fn,
+      run_fn=run_fn,
+      transform_config=transform_config,
+      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=windowing.SPLITS,
       window_config=window_config,
+      score_test_split=True,
   )
 
 
@@ -109,13 +137,18 @@ def _higher_is_better_gate(minimum: float, max_drop: float) -> tfma.PerSliceMetr
                                                    absolute={'value': -max_drop})))
 
 
-def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple[Tuple[str, int], ...] = (),
-                   text_column: str = 'text', label_column: str = 'label', delimiter: str = '\t',
-                   slice_columns: Tuple[str, ...] = (),
+def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextFormat,
+                   hash_splits: Tuple[Tuple[str, int], ...] = (), text_column: str = 'text',
+                   label_column: str = 'label', slice_columns: Tuple[str, ...] = (),
+                   options: SentimentOptions = SentimentOptions(),
                    hyperparameters: SentimentHyperparameters = SentimentHyperparameters(),
                    gate: SentimentGate = SentimentGate()) -> TaskSpec:
   """The sentiment task for delimited files with a header, a text column and a 0/1 label column."""
-  custom_config = {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(hyperparameters)}
+  preprocessing_fn, run_fn = ('preprocessing.sentiment_transform.preprocessing_fn',
+                              'trainer.sentiment_trainer.run_fn')
+  transform_config, trainer_config = _configs(
+      preprocessing_fn, run_fn, {'text_column': text_column, 'label_column': label_column,
+                                 **dataclasses.asdict(options)}, {}, hyperparameters)
   auc_gate = _higher_is_better_gate(gate.min_auc, gate.max_auc_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=label_column,
@@ -132,27 +165,27 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], hash_splits: Tuple
       name='sentiment',
       input_splits=input_splits,
       hash_splits=hash_splits,
-      text_format=TextFormat(columns=(text_column, label_column, *slice_columns), delimiter=delimiter,
-                             int_columns=(label_column,), allowed_values={label_column: (0, 1)},
-                             non_empty=(text_column,)),
-      preprocessing_module=_module('preprocessing', 'sentiment_transform'),
-      trainer_module=_module('trainer', 'sentiment_trainer'),
-      custom_config=custom_config,
+      text_format=text_format,
+      preprocessing_fn=preprocessing_fn,
+      run_fn=run_fn,
+      transform_config=transform_config,
+      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
   )
 
 
-SOURCE_COLUMN, TARGET_COLUMN = 'source', 'target'  # feature names of the first two fields of a line
-
-
-def translate_task(file_pattern: str = '*.txt', max_line_chars: int = 1000,
+def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
+                   options: TranslateOptions = TranslateOptions(),
                    hyperparameters: TranslateHyperparameters = TranslateHyperparameters(),
                    gate: TranslateGate = TranslateGate()) -> TaskSpec:
   """The translate task for header-less tab-separated pair files (source, target, any extra fields ignored),
   hash-split 90/10 into train/eval by source sentence."""
-  custom_config = {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
-                   **dataclasses.asdict(hyperparameters)}
+  preprocessing_fn, run_fn = ('preprocessing.translate_transform.preprocessing_fn',
+                              'trainer.translate_trainer.run_fn')
+  transform_config, trainer_config = _configs(
+      preprocessing_fn, run_fn, {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
+                                 **dataclasses.asdict(options)}, {}, hyperparameters)
   bleu_gate = _higher_is_better_gate(gate.min_bleu, gate.max_bleu_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
@@ -168,11 +201,11 @@ def translate_task(file_pattern: str = '*.txt', max_line_chars: int = 1000,
       input_splits=(('pairs', file_pattern),),
       hash_splits=(('train', 9), ('eval', 1)),
       partition_feature=SOURCE_COLUMN,
-      text_format=TextFormat(columns=(SOURCE_COLUMN, TARGET_COLUMN), header=False,
-                             non_empty=(SOURCE_COLUMN, TARGET_COLUMN), max_line_chars=max_line_chars),
-      preprocessing_module=_module('preprocessing', 'translate_transform'),
-      trainer_module=_module('trainer', 'translate_trainer'),
-      custom_config=custom_config,
+      text_format=text_format,
+      preprocessing_fn=preprocessing_fn,
+      run_fn=run_fn,
+      transform_config=transform_config,
+      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
   )

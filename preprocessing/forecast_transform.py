@@ -50,7 +50,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
     and shift.
   """
   outputs = {}
-  if custom_config.get('time_feature'):
+  if custom_config['time_feature']:
     outputs.update(calendar_features(inputs[custom_config['time_feature']]))
   target = custom_config['target_feature']
   for key in custom_config['numeric_features']:
@@ -58,7 +58,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
       outputs[key] = tft.scale_to_z_score(tf.cast(inputs[key], tf.float32))
   for key in custom_config['categorical_features']:
     outputs[key] = tft.compute_and_apply_vocabulary(
-        inputs[key], num_oov_buckets=int(custom_config.get('num_oov_buckets', 1)),
+        inputs[key], num_oov_buckets=int(custom_config['num_oov_buckets']),
         vocab_filename=vocabulary_name(key))
 
   history = tf.cast(inputs[target], tf.float32)

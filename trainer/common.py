@@ -4,9 +4,13 @@ DESIGN §4: every trainer module imports Keras from here (`from trainer.common i
 tf_keras, never Keras 3.
 """
 import json
+import logging
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Type, TypeVar
+
+from absl import logging as absl_logging
 
 import numpy as np
 import tensorflow as tf
@@ -14,8 +18,9 @@ import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the proje
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 import tensorflow_transform as tft
 
+from trainer.hyperparameters import from_config
+
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
-STEPS_PER_EXECUTION = 16  # training steps per tf.function call (Model.compile)
 
 
 def make_strategy(replicas: int) -> tf.distribute.Strategy:
@@ -121,35 +126,54 @@ def read_model_metadata(saved_model_dir: str) -> Dict[str, Any]:
     return json.load(f)
 
 
-class EpochLog(keras.callbacks.Callback):
-  """One log line per epoch (Keras progress bars would flood the log file)."""
+# One log record per epoch in this exact form: the CLI turns it into its live progress line (the arguments are
+# epoch, epochs, loss, eval metric name, eval metric value, seconds left).
+EPOCH_MESSAGE = 'epoch %d/%d: loss %.4f, eval %s %.4f, %.0fs left'
+PROGRESS_LOGGER = 'tfx_lstm.training'
 
-  def __init__(self, log: Callable[[str], None] = print):
+
+class EpochProgress(keras.callbacks.Callback):
+  """Logs every epoch: `EPOCH_MESSAGE` (loss, the eval metric early stopping and the gate care about, an ETA)
+  to the `tfx_lstm.training` logger, and all of Keras' numbers to absl's log."""
+
+  def __init__(self, epochs: int, eval_metric: str):
     super().__init__()
-    self._log = log
+    self._epochs, self._eval_metric = epochs, eval_metric
+    self._logger = logging.getLogger(PROGRESS_LOGGER)
+    self._logger.setLevel(logging.INFO)  # the root logger's default (WARNING) would drop these
+
+  def on_train_begin(self, logs=None):
+    self._started = time.time()
 
   def on_epoch_end(self, epoch, logs=None):
-    text = ' '.join(f'{k}={v:.4f}' for k, v in sorted((logs or {}).items()))
-    self._log(f'epoch {epoch + 1}: {text}')
+    logs = logs or {}
+    done = epoch + 1
+    seconds_left = (time.time() - self._started) / done * (self._epochs - done)
+    self._logger.info(EPOCH_MESSAGE, done, self._epochs, logs.get('loss', math.nan), self._eval_metric,
+                      logs.get(f'val_{self._eval_metric}', math.nan), seconds_left)
+    absl_logging.info('epoch %d: %s', done, ' '.join(f'{k}={v:.4f}' for k, v in sorted(logs.items())))
 
 
-def hyperparameter(config: Dict[str, Any], name: str, default: Any, kind: Optional[type] = None) -> Any:
-  value = config.get(name, default)
-  return kind(value) if kind is not None and value is not None else value
+def training_callbacks(fn_args, epochs: int, eval_metric: str) -> List[keras.callbacks.Callback]:
+  """Progress lines and TensorBoard logs (scalars per epoch under the Trainer's ModelRun artifact)."""
+  return [EpochProgress(epochs, eval_metric),
+          keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq='epoch', profile_batch=0,
+                                      write_graph=False)]
+
+
+H = TypeVar('H')
 
 
 class TrainingSetup:
-  """What every run_fn starts with: hyperparameter access, seeded Keras, transform output, strategy and the
-  train/eval datasets at the global batch size."""
+  """What every run_fn starts with: its hyperparameters (every field from the config, no fallbacks), seeded
+  Keras, transform output, strategy and the train/eval datasets at the global batch size."""
 
-  def __init__(self, fn_args, label_key: str):
+  def __init__(self, fn_args, label_key: str, hyperparameters_class: Type[H]):
     self.config = fn_args.custom_config
-    keras.utils.set_random_seed(self.hp('seed', 0, int))
+    self.hparams: H = from_config(hyperparameters_class, self.config['hyperparameters'])
+    keras.utils.set_random_seed(self.hparams.seed)
     self.tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    self.strategy = make_strategy(self.hp('replicas', 1, int))
-    self.batch_size = self.hp('batch_size', 64, int) * self.strategy.num_replicas_in_sync
+    self.strategy = make_strategy(self.hparams.replicas)
+    self.batch_size = self.hparams.batch_size * self.strategy.num_replicas_in_sync
     self.train = make_dataset(fn_args.train_files, self.tft_output, label_key, self.batch_size, shuffle=True)
     self.evaluation = make_dataset(fn_args.eval_files, self.tft_output, label_key, self.batch_size, shuffle=False)
-
-  def hp(self, name: str, default: Any, kind: Optional[type] = None) -> Any:
-    return hyperparameter(self.config, name, default, kind)

@@ -19,6 +19,7 @@ from preprocessing.forecast_transform import TARGET_SHIFT_KEY
 from preprocessing.forecast_transform import vocabulary_name
 from trainer import common
 from trainer.common import keras
+from trainer.hyperparameters import ForecastHyperparameters
 
 FORECAST_OUTPUT = 'forecast'
 WINDOW_SIGNATURE = 'forecast_window'
@@ -47,7 +48,7 @@ def build_model(numeric_features: List[str], categorical_vocab_sizes: Dict[str, 
 
 def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, config: Dict[str, Any]):
   numeric, categorical = config['numeric_features'], config['categorical_features']
-  times = [config['time_feature']] if config.get('time_feature') else []
+  times = [config['time_feature']] if config['time_feature'] else []
   window = config['window']
   model.tft_layer = tft_output.transform_features_layer()
   parse = common.raw_example_parser(tft_output, numeric + categorical + times)
@@ -82,32 +83,29 @@ def run_fn(fn_args: FnArgs) -> None:
 
   Args:
     fn_args: TFX trainer arguments. `custom_config` carries the window layout (`numeric_features`,
-      `categorical_features`, `target_feature`, `time_feature`, `window`, plus `metadata` for the model
-      description) and
-      the hyperparameters `units`, `layers`, `dropout`, `epochs`, `batch_size`, `learning_rate`, `loss`
-      ('mse', 'mae' or 'huber'), `huber_delta`, `residual`, `replicas`, `seed`.
+      `categorical_features`, `target_feature`, `time_feature`, `num_oov_buckets`, `window`, plus `metadata`
+      for the model description) and `hyperparameters`, every field of ForecastHyperparameters.
   """
-  setup = common.TrainingSetup(fn_args, LABEL_KEY)
-  config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
+  setup = common.TrainingSetup(fn_args, LABEL_KEY, ForecastHyperparameters)
+  config, hparams, tft_output, strategy = setup.config, setup.hparams, setup.tft_output, setup.strategy
 
-  vocab_sizes = {k: tft_output.vocabulary_size_by_name(vocabulary_name(k)) + hp('num_oov_buckets', 1, int)
+  vocab_sizes = {k: tft_output.vocabulary_size_by_name(vocabulary_name(k)) + config['num_oov_buckets']
                  for k in config['categorical_features']}
   with strategy.scope():
-    numeric_inputs = config['numeric_features'] + (list(CALENDAR_KEYS) if config.get('time_feature') else [])
+    numeric_inputs = config['numeric_features'] + (list(CALENDAR_KEYS) if config['time_feature'] else [])
     model = build_model(numeric_inputs, vocab_sizes, config['target_feature'], config['window'],
-                        units=hp('units', 32, int), layers=hp('layers', 1, int),
-                        dropout=hp('dropout', 0.0, float), residual=hp('residual', True, bool))
-    loss = hp('loss', 'huber', str)
+                        units=hparams.units, layers=hparams.layers, dropout=hparams.dropout,
+                        residual=hparams.residual)
+    loss = hparams.loss
     if loss == 'huber':  # Keras' default delta (1 z-unit) would make it MSE for almost every error
-      loss = keras.losses.Huber(delta=hp('huber_delta', 0.1, float))
-    model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 3e-3, float)),
-                  # Several steps per call: these models are small, so per-step dispatch would dominate.
-                  steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
+      loss = keras.losses.Huber(delta=hparams.huber_delta)
+    model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
+                  steps_per_execution=hparams.steps_per_execution,
                   loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
   logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync,
                setup.batch_size)
-  model.fit(setup.train, validation_data=setup.evaluation, epochs=hp('epochs', 10, int), verbose=0,
+  model.fit(setup.train, validation_data=setup.evaluation, epochs=hparams.epochs, verbose=0,
             steps_per_epoch=fn_args.train_steps or None,
-            callbacks=[common.EpochLog(logging.info)])
+            callbacks=common.training_callbacks(fn_args, hparams.epochs, 'mae'))
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
-                      dict(config.get('metadata', {}), task='forecast', window_signature=WINDOW_SIGNATURE))
+                      dict(config['metadata'], task='forecast', window_signature=WINDOW_SIGNATURE))

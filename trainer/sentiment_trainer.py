@@ -16,6 +16,7 @@ from preprocessing.sentiment_transform import TOKENS_KEY
 from preprocessing.sentiment_transform import VOCABULARY_NAME
 from trainer import common
 from trainer.common import keras
+from trainer.hyperparameters import SentimentHyperparameters
 
 PROBABILITY_OUTPUT = 'probability'
 SENTENCE_SIGNATURE = 'classify_sentences'
@@ -91,31 +92,28 @@ def run_fn(fn_args: FnArgs) -> None:
   """Trains the Bi-LSTM on the transformed train split, early-stopping on the eval split, and exports it.
 
   Args:
-    fn_args: TFX trainer arguments. `custom_config` carries `text_column`, `label_column`, `max_length`,
-      `num_oov_buckets` and the hyperparameters `embedding_dim`, `units`, `layers`, `dropout`, `pooling`, `epochs`,
-      `batch_size`, `learning_rate`, `patience` (epochs without eval-AUC improvement before stopping; 0 =
-      never stop early), `replicas`, `seed`.
+    fn_args: TFX trainer arguments. `custom_config` carries Transform's values (`text_column`, `label_column`,
+      `vocab_size`, `max_length`, `num_oov_buckets`) and `hyperparameters`, every field of
+      SentimentHyperparameters (`patience`: epochs without eval-AUC improvement before stopping; 0 = never).
   """
-  setup = common.TrainingSetup(fn_args, LABEL_KEY)
-  config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
-  vocab_size = tft_output.vocabulary_size_by_name(VOCABULARY_NAME) + hp('num_oov_buckets', 1, int)
+  setup = common.TrainingSetup(fn_args, LABEL_KEY, SentimentHyperparameters)
+  config, hparams, tft_output, strategy = setup.config, setup.hparams, setup.tft_output, setup.strategy
+  vocab_size = tft_output.vocabulary_size_by_name(VOCABULARY_NAME) + config['num_oov_buckets']
   with strategy.scope():
-    model = build_model(vocab_size, hp('max_length', 48, int), embedding_dim=hp('embedding_dim', 64, int),
-                        units=hp('units', 64, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float),
-                        pooling=hp('pooling', 'last', str))
-    model.compile(optimizer=keras.optimizers.Adam(hp('learning_rate', 1e-3, float)),
-                  # Several steps per call: these models are small, so per-step dispatch would dominate.
-                  steps_per_execution=hp('steps_per_execution', common.STEPS_PER_EXECUTION, int),
+    model = build_model(vocab_size, config['max_length'], embedding_dim=hparams.embedding_dim, units=hparams.units,
+                        layers=hparams.layers, dropout=hparams.dropout, pooling=hparams.pooling)
+    model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
+                  steps_per_execution=hparams.steps_per_execution,
                   loss='binary_crossentropy',
                   metrics=[keras.metrics.BinaryAccuracy(name='accuracy'), keras.metrics.AUC(name='auc')])
-  callbacks = [common.EpochLog(logging.info)]
-  if hp('patience', 2, int) > 0:
+  callbacks = common.training_callbacks(fn_args, hparams.epochs, 'auc')
+  if hparams.patience > 0:
     # On the gate's metric: eval loss keeps rising while AUC and accuracy still improve (over-confidence).
-    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hp('patience', 2, int),
+    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hparams.patience,
                                                    restore_best_weights=True))
   logging.info('sentiment model on %d replica(s), global batch %d, vocabulary %d',
                strategy.num_replicas_in_sync, setup.batch_size, vocab_size)
-  model.fit(setup.train, validation_data=setup.evaluation, epochs=hp('epochs', 5, int), verbose=0, callbacks=callbacks)
+  model.fit(setup.train, validation_data=setup.evaluation, epochs=hparams.epochs, verbose=0, callbacks=callbacks)
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
                       {'task': 'sentiment', 'sentence_signature': SENTENCE_SIGNATURE,
                        'text_column': config['text_column']})

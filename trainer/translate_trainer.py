@@ -28,6 +28,7 @@ from preprocessing.translate_transform import TARGET_TOKENS_KEY
 from preprocessing.translate_transform import TARGET_VOCABULARY
 from trainer import common
 from trainer.common import keras
+from trainer.hyperparameters import TranslateHyperparameters
 
 TRANSLATION_OUTPUT = 'translation'
 SENTENCE_SIGNATURE = 'translate_sentences'
@@ -212,23 +213,21 @@ def run_fn(fn_args: FnArgs) -> None:
   """Trains the encoder-decoder with teacher forcing and exports it with in-graph greedy decoding.
 
   Args:
-    fn_args: TFX trainer arguments. `custom_config` carries `source_column`, `target_column`,
-      `max_source_length`, `max_target_length`, `num_oov_buckets` and the hyperparameters `embedding_dim`,
-      `units`, `layers`, `dropout`, `reverse_source`, `epochs`, `batch_size`, `learning_rate`, `patience` (epochs without
-      eval-loss improvement before stopping; 0 = never stop early), `replicas`, `seed`.
+    fn_args: TFX trainer arguments. `custom_config` carries Transform's values (`source_column`, `target_column`,
+      vocabulary sizes, `max_source_length`, `max_target_length`, `num_oov_buckets`) and `hyperparameters`, every
+      field of TranslateHyperparameters (`patience`: epochs without eval-loss improvement; 0 = never stop early).
   """
-  setup = common.TrainingSetup(fn_args, TARGET_TOKENS_KEY)
-  config, hp, tft_output, strategy = setup.config, setup.hp, setup.tft_output, setup.strategy
-  source_vocab_size, target_vocab_size = vocabulary_sizes(tft_output, hp('num_oov_buckets', 1, int))
+  setup = common.TrainingSetup(fn_args, TARGET_TOKENS_KEY, TranslateHyperparameters)
+  config, hparams, tft_output, strategy = setup.config, setup.hparams, setup.tft_output, setup.strategy
+  source_vocab_size, target_vocab_size = vocabulary_sizes(tft_output, config['num_oov_buckets'])
   with strategy.scope():
-    seq2seq = build_model(source_vocab_size, target_vocab_size, hp('max_target_length', 16, int), embedding_dim=hp('embedding_dim', 128, int),
-                          units=hp('units', 256, int), layers=hp('layers', 1, int), dropout=hp('dropout', 0.0, float),
-                          reverse_source=hp('reverse_source', True, bool))
-    compile_model(seq2seq, hp('learning_rate', 1e-3, float),
-                  hp('steps_per_execution', common.STEPS_PER_EXECUTION, int))
-  callbacks = [common.EpochLog(logging.info)]
-  if hp('patience', 2, int) > 0:
-    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hp('patience', 2, int),
+    seq2seq = build_model(source_vocab_size, target_vocab_size, config['max_target_length'],
+                          embedding_dim=hparams.embedding_dim, units=hparams.units, layers=hparams.layers,
+                          dropout=hparams.dropout, reverse_source=hparams.reverse_source)
+    compile_model(seq2seq, hparams.learning_rate, hparams.steps_per_execution)
+  callbacks = common.training_callbacks(fn_args, hparams.epochs, 'loss')
+  if hparams.patience > 0:
+    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hparams.patience,
                                                    restore_best_weights=True))
   logging.info('seq2seq model on %d replica(s), global batch %d, vocabularies %d -> %d',
                strategy.num_replicas_in_sync, setup.batch_size, source_vocab_size, target_vocab_size)
@@ -237,8 +236,7 @@ def run_fn(fn_args: FnArgs) -> None:
     # Not with several replicas: tf.distribute re-batches the input per replica before this map, so replicas
     # would get different lengths, and the all-gather of the embeddings' sparse gradients needs equal shapes.
     train, evaluation = (dataset.map(trim_padding) for dataset in (train, evaluation))
-  seq2seq.training.fit(train, validation_data=evaluation, epochs=hp('epochs', 10, int), verbose=0,
-                       callbacks=callbacks)
+  seq2seq.training.fit(train, validation_data=evaluation, epochs=hparams.epochs, verbose=0, callbacks=callbacks)
   common.export_model(seq2seq.training, fn_args.serving_model_dir,
                       serving_signatures(seq2seq, tft_output, config['source_column'], config['target_column']),
                       {'task': 'translate', 'sentence_signature': SENTENCE_SIGNATURE,

@@ -8,11 +8,11 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from components.windowing import DataContractError
-from components.windowing import format_timestamp
+from components.data_contract import DataContractError
+from components.data_contract import format_timestamp
+from components.data_contract import parse_number
+from components.data_contract import parse_timestamp
 from components.windowing import infer_step
-from components.windowing import parse_number
-from components.windowing import parse_timestamp
 from trainer.common import read_model_metadata
 
 

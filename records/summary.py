@@ -1,13 +1,15 @@
-"""The end-of-run summary: windows, metrics against the persistence baseline, blessing, push."""
+"""The end-of-run summary of one run, read from ML Metadata by run id: components, windows, metrics against the
+baselines, blessing, push, the held-out test score and where the TensorBoard logs are."""
 import math
 import os
 from typing import Dict, List, Optional, Tuple
 
 import tensorflow_model_analysis as tfma
 
+from components.forecast_test_score import read_score
 from components.windowing import read_report
-from pipeline import run_summary
-from pipeline.local_runner import RunPaths
+from records import run_record
+from records.run_record import RunRecord
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_BOUNDARIES
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 
@@ -96,11 +98,10 @@ def _fmt(value: Optional[float], spec: str = '.3f') -> str:
   return 'n/a' if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
-def print_summary(task_name: str, paths: RunPaths, pipeline_name: str) -> None:
-  run = run_summary.latest_run(paths.metadata_path, pipeline_name)
-  executed = sorted(n for n, s in run.execution_states.items() if 'COMPLETE' in s)
-  cached = sorted(n for n, s in run.execution_states.items() if 'CACHED' in s)
-  print('summary')
+def print_summary(task_name: str, run: RunRecord) -> None:
+  """Prints the summary of one run (`run_record.read_run`)."""
+  executed, cached = run.nodes_in_state('COMPLETE'), run.nodes_in_state('CACHED')
+  print(f'summary of run {run.run_id}')
   print(f'  components  {len(executed)} executed, {len(cached)} from cache')
 
   report_artifact = run.output('TfxLstmWindowReport')
@@ -126,16 +127,26 @@ def print_summary(task_name: str, paths: RunPaths, pipeline_name: str) -> None:
       print(line)
     ok, failures = validation_failures(evaluation.uri)
     blessing = run.output('ModelBlessing')
-    baseline = run_summary.artifact_property(blessing, 'baseline_model_id')
+    baseline = run_record.artifact_property(blessing, 'baseline_model_id')
     against = f'against blessed model {baseline}' if baseline else 'no earlier blessed model to compare with'
     print(f"  blessed     {'yes' if ok else 'NO'} ({against})" + ('' if ok else ': ' + '; '.join(failures)))
 
+  score = run.output('TfxLstmTestScore')
+  if score is not None:
+    test = read_score(score.uri)
+    print(f"  test        MAE {_fmt(test['mae'])}  RMSE {_fmt(test['rmse'])}  (persistence MAE "
+          f"{_fmt(test['persistence_mae'])}  RMSE {_fmt(test['persistence_rmse'])}; skill {test['skill']:+.1%}) "
+          f"on {test['windows']:,} windows, scored after the push decision")
+
   infra = run.output('InfraBlessing')
-  if infra is not None and not run_summary.artifact_property(infra, 'blessed'):
-    print(f"  smoke test  FAILED: {run_summary.artifact_property(infra, 'reason')}")
+  if infra is not None and not run_record.artifact_property(infra, 'blessed'):
+    print(f"  smoke test  FAILED: {run_record.artifact_property(infra, 'reason')}")
   pushed = run.output('PushedModel')
-  if run_summary.artifact_property(pushed, 'pushed'):
-    print(f"  pushed      {run_summary.artifact_property(pushed, 'pushed_destination')}")
+  if run_record.artifact_property(pushed, 'pushed'):
+    print(f"  pushed      {run_record.artifact_property(pushed, 'pushed_destination')}")
   else:
-    blessed = run_summary.artifact_property(run.output('ModelBlessing'), 'blessed')
+    blessed = run_record.artifact_property(run.output('ModelBlessing'), 'blessed')
     print('  pushed      no (' + ('serving smoke test failed' if blessed else 'model not blessed') + ')')
+  model_run = run.output('ModelRun')
+  if model_run is not None:
+    print(f'  tensorboard tensorboard --logdir {model_run.uri}')

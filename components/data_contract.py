@@ -1,0 +1,426 @@
+"""The data contract of the three tasks: its error type, the value parsers, the delimited-text reader and every
+task's pre-flight check.
+
+No TensorFlow here: the CLI runs the pre-flight checks before anything heavy is imported, and the pipeline's
+ExampleGen (`components/text_example_gen.py`) parses every file with the same `parse_rows`, so a file the
+pre-flight accepts is read the same way inside the pipeline.
+
+Formats:
+  - CSV (a `.csv` file, or `--delimiter ,`): RFC 4180: fields and header names may be quoted, a quoted field may
+    hold the delimiter, doubled quotes and line breaks.
+  - Anything else (tab by default): split on the delimiter and nothing else, no quoting rules, because SST-2 and
+    the Tatoeba pairs have sentences with bare `"` that a quote-aware reader would merge across lines.
+Every error names the file and line (and the column where there is one).
+"""
+import csv
+import dataclasses
+import datetime
+import glob
+import io
+import json
+import math
+import os
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+
+class DataContractError(ValueError):
+  """Input data that breaks a task's data contract; the message is meant for users."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Values.
+
+MISSING_TOKENS = frozenset(['', 'na', 'nan', 'null', 'none'])
+
+
+def parse_timestamp(value) -> int:
+  """A time-column value -> Unix seconds (UTC). Strings are ISO 8601 dates or date-times; ints are Unix seconds."""
+  if isinstance(value, int) and not isinstance(value, bool):
+    return int(value)
+  text = value.decode('utf-8') if isinstance(value, bytes) else str(value)
+  text = text.strip()
+  if text.lstrip('-').isdigit():  # Unix seconds written as text (CSV cells are text)
+    return int(text)
+  try:
+    parsed = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+  except ValueError:
+    for fmt in ('%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y/%m/%d', '%d.%m.%Y %H:%M:%S', '%d.%m.%Y'):
+      try:
+        parsed = datetime.datetime.strptime(text, fmt)
+        break
+      except ValueError:
+        continue
+    else:
+      raise DataContractError(f'{text!r} is not a timestamp or date (expected e.g. 2014-01-31 13:00:00)')
+  if parsed.tzinfo is None:
+    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+  return int(parsed.timestamp())
+
+
+def format_timestamp(seconds: int) -> str:
+  return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+
+
+def parse_number(value) -> float:
+  """A numeric cell (text, bytes or number) -> float; missing markers ('', NA, NaN, null) -> nan.
+
+  Raises DataContractError for anything else."""
+  if value is None:
+    return math.nan
+  if isinstance(value, (bytes, str)):
+    text = (value.decode('utf-8', errors='replace') if isinstance(value, bytes) else value).strip()
+    if text.lower() in MISSING_TOKENS:
+      return math.nan
+    try:
+      return float(text)
+    except ValueError:
+      raise DataContractError(f'{text!r} is not a number') from None
+  return float(value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Delimited text files.
+
+@dataclasses.dataclass(frozen=True)
+class TextFormat:
+  """What the lines of a task's input files must look like."""
+  columns: Tuple[str, ...]  # with a header: the columns that must exist; without: the fields' names in order
+  delimiter: str = '\t'
+  quoting: bool = False  # RFC 4180 quoting (CSV); False: split on the delimiter only
+  header: bool = True
+  int_columns: Tuple[str, ...] = ()
+  float_columns: Tuple[str, ...] = ()  # missing markers become absent values
+  allowed_values: Dict[str, Tuple[int, ...]] = dataclasses.field(default_factory=dict)
+  non_empty: Tuple[str, ...] = ()
+  max_line_chars: int = 0  # > 0: longer lines are an error (a file that is not one record a line)
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> 'TextFormat':
+    fields = json.loads(text)
+    for name in ('columns', 'int_columns', 'float_columns', 'non_empty'):
+      fields[name] = tuple(fields[name])
+    fields['allowed_values'] = {k: tuple(v) for k, v in fields['allowed_values'].items()}
+    return cls(**fields)
+
+  @property
+  def description(self) -> str:
+    separator = {'\t': 'tab', ',': 'comma'}.get(self.delimiter, repr(self.delimiter))
+    return f'{separator}-separated' + (', CSV quoting' if self.quoting else ', no quoting')
+
+
+CSV_EXTENSION = '.csv'
+
+
+def format_for(path_or_extension: str, delimiter: Optional[str] = None) -> Tuple[str, bool]:
+  """(delimiter, quoting) for a file: a `.csv` file is comma-separated with CSV quoting unless a delimiter is
+  given; anything else is tab-separated without quoting. A comma always means CSV quoting."""
+  if delimiter is None:
+    delimiter = ',' if path_or_extension.lower().endswith(CSV_EXTENSION) else '\t'
+  return delimiter, delimiter == ','
+
+
+def _decode(content: bytes, name: str) -> str:
+  try:
+    return content.decode('utf-8')
+  except UnicodeDecodeError as e:
+    line = content.count(b'\n', 0, e.start) + 1
+    column = e.start - (content.rfind(b'\n', 0, e.start) + 1) + 1
+    raise DataContractError(f'{name} line {line}: not valid UTF-8 (byte 0x{content[e.start]:02x} at byte '
+                            f'{column} of the line)') from None
+
+
+def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[int, List[str]]]:
+  """(first line number, fields) of every non-blank record."""
+  if text_format.max_line_chars:
+    for number, line in enumerate(text.split('\n'), start=1):
+      if len(line.rstrip('\r')) > text_format.max_line_chars:
+        raise DataContractError(f'{name} line {number}: {len(line):,} characters, more than the '
+                                f'{text_format.max_line_chars:,} allowed for one record (raise the limit if such '
+                                'lines are intended)')
+  if not text_format.quoting:
+    for number, line in enumerate(text.split('\n'), start=1):
+      line = line.rstrip('\r')
+      if line.strip():
+        yield number, line.split(text_format.delimiter)
+    return
+  reader = csv.reader(io.StringIO(text, newline=''), delimiter=text_format.delimiter, quotechar='"',
+                      doublequote=True, strict=True)
+  last_line = 0
+  while True:
+    try:
+      fields = next(reader)
+    except StopIteration:
+      return
+    except csv.Error as e:
+      raise DataContractError(f'{name} line {last_line + 1}: not valid CSV ({e}; a field that contains the '
+                              'delimiter or a quote must be quoted, with quotes inside it doubled)') from None
+    first_line, last_line = last_line + 1, reader.line_num
+    if any(field.strip() for field in fields):
+      yield first_line, fields
+
+
+def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """Yields (line number, {column: value}) for every record of one file's bytes; raises DataContractError.
+
+  Values are strings, ints for `int_columns`, floats (None when missing) for `float_columns`. With a header every
+  header column is in the dict; without one, the fields are named by `columns` and extra fields are ignored.
+  """
+  if not content.strip():
+    raise DataContractError(f'{name} is empty: expected ' + ('a header row and ' if text_format.header else '')
+                            + 'data rows')
+  text = _decode(content, name).removeprefix('\ufeff')  # a UTF-8 byte-order mark is not part of a name
+  columns: Optional[List[str]] = None if text_format.header else list(text_format.columns)
+  for number, fields in _records(text, name, text_format):
+    where = f'{name} line {number}'
+    if columns is None:
+      columns = [c.strip() for c in fields]
+      _check_header(columns, name, text_format)
+      continue
+    if len(fields) < len(columns) or (text_format.header and len(fields) > len(columns)):
+      raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), expected '
+                              f'{len(columns)} ({", ".join(columns)})')
+    row: Dict[str, Any] = dict(zip(columns, fields))
+    for column in text_format.non_empty:
+      if not row[column].strip():
+        raise DataContractError(f'{where}: empty {column!r}')
+    for column in text_format.int_columns:
+      try:
+        row[column] = int(row[column].strip())
+      except ValueError:
+        raise DataContractError(f'{where}: {column!r} is {row[column]!r}, not an integer') from None
+      allowed = text_format.allowed_values.get(column)
+      if allowed and row[column] not in allowed:
+        raise DataContractError(f'{where}: {column!r} is {row[column]}, expected one of {list(allowed)}')
+    for column in text_format.float_columns:
+      try:
+        number_value = parse_number(row[column])
+      except DataContractError as e:
+        raise DataContractError(f'{where} column {column!r}: {e}') from None
+      row[column] = None if math.isnan(number_value) else number_value
+    yield number, row
+  if columns is None:
+    raise DataContractError(f'{name} is empty: expected a header row')
+
+
+def _check_header(columns: List[str], name: str, text_format: TextFormat) -> None:
+  if any(not c for c in columns):
+    raise DataContractError(f'{name} line 1: the header has an empty column name: {columns}')
+  duplicates = sorted({c for c in columns if columns.count(c) > 1})
+  if duplicates:
+    raise DataContractError(f'{name} line 1: column name(s) {", ".join(map(repr, duplicates))} appear twice')
+  missing = [c for c in text_format.columns if c not in columns]
+  if missing:
+    raise DataContractError(f'{name}: column(s) {", ".join(map(repr, missing))} not found; the header has: '
+                            f'{", ".join(columns)} ({text_format.description})')
+
+
+def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """`parse_rows` on a local file (the pre-flight checks; the pipeline reads through tf.io.gfile)."""
+  with open(path, 'rb') as f:
+    content = f.read()
+  return parse_rows(content, os.path.basename(path), text_format)
+
+
+def check_files(paths: Sequence[str], text_format: TextFormat) -> int:
+  """Reads every file once; returns the number of rows. A file without rows is an error."""
+  rows = 0
+  for path in paths:
+    file_rows = sum(1 for _ in read_rows(path, text_format))
+    if not file_rows:
+      raise DataContractError(f'{path} has a header but no data rows' if text_format.header
+                              else f'{path} has no data rows')
+    rows += file_rows
+  return rows
+
+
+def _data_files(data_root: str) -> List[str]:
+  if not os.path.isdir(data_root):
+    raise DataContractError(f'data directory {data_root} does not exist')
+  return sorted(f for f in os.listdir(data_root) if not f.startswith('.')
+                and os.path.isfile(os.path.join(data_root, f)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Forecast: a directory of CSV files, one row per time step.
+
+@dataclasses.dataclass(frozen=True)
+class ForecastData:
+  numeric_features: List[str]  # the target first
+  categorical_features: List[str]
+  rows: int
+  files: List[str]
+  text_format: TextFormat  # what ExampleGen reads the files with
+
+  def describe(self, data_root: str, target: str) -> str:
+    return (f'{self.rows:,} rows in {len(self.files)} file(s) of {data_root}; target {target!r}, '
+            f'numeric {", ".join(self.numeric_features)}'
+            + (f'; categorical {", ".join(self.categorical_features)}' if self.categorical_features else ''))
+
+
+@dataclasses.dataclass
+class _ColumnScan:
+  numeric: int = 0
+  missing: int = 0
+  first_text: Optional[str] = None  # 'file line N: value' of the first non-numeric value
+
+
+def check_forecast_data(data_root: str, time_column: str, target: str, features: Optional[Sequence[str]] = None,
+                        series_column: str = '') -> ForecastData:
+  """Reads every `*.csv` of `data_root` once (CSV quoting, one header for all files); raises DataContractError
+  naming file, line and column on bad input.
+
+  Features default to every column but the time and series columns; a column whose values are all non-numeric
+  is categorical, one with numbers and some non-numeric values is an error.
+  """
+  if not os.path.isdir(data_root):
+    raise DataContractError(f'data directory {data_root} does not exist')
+  files = sorted(glob.glob(os.path.join(data_root, f'*{CSV_EXTENSION}')))
+  if not files:
+    raise DataContractError(f'no *{CSV_EXTENSION} files in {data_root}')
+  wanted = [time_column, target] + list(features or []) + ([series_column] if series_column else [])
+  scan_format = TextFormat(columns=tuple(dict.fromkeys(wanted)), delimiter=',', quoting=True)
+  header: Optional[List[str]] = None
+  scans: Dict[str, _ColumnScan] = {}
+  rows = 0
+  for path in files:
+    name, file_rows = os.path.basename(path), 0
+    for line, row in read_rows(path, scan_format):
+      if header is None:
+        header = list(row)
+        scans = {c: _ColumnScan() for c in header}
+      elif list(row) != header:
+        raise DataContractError(f'{path}: header {list(row)} differs from {files[0]}: {header}')
+      file_rows += 1
+      for column, value in row.items():
+        if column == time_column:
+          try:
+            parse_timestamp(value)
+          except DataContractError as e:
+            raise DataContractError(f'{name} line {line} column {time_column!r}: {e}') from None
+          continue
+        scan = scans[column]
+        try:
+          number = parse_number(value)
+        except DataContractError:
+          if scan.first_text is None:
+            scan.first_text = f'{name} line {line}: {value!r}'
+          continue
+        scan.missing += math.isnan(number)
+        scan.numeric += not math.isnan(number)
+    if not file_rows:
+      raise DataContractError(f'{path} has a header but no data rows')
+    rows += file_rows
+  return _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows, files)
+
+
+def _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows,
+                              files) -> ForecastData:
+  def numeric_or_fail(column: str) -> bool:
+    scan = scans[column]
+    if scan.first_text is None:
+      return True
+    if scan.numeric:  # numbers with some text: a data error, not a categorical column
+      raise DataContractError(f'{scan.first_text} in column {column!r} is not a number '
+                              f'({scan.numeric} other values of the column are)')
+    return False
+
+  if not numeric_or_fail(target):
+    raise DataContractError(f'target column {target!r} must be numeric; {scans[target].first_text} is not')
+  if scans[target].numeric == 0:
+    raise DataContractError(f'target column {target!r} has no values')
+  chosen = list(features) if features else [c for c in header if c not in (time_column, series_column)]
+  numeric = [target] + [c for c in chosen if c != target and numeric_or_fail(c)]
+  categorical = [c for c in chosen if c != target and c not in numeric]
+  # Every numeric column of the files is written as a float feature (statistics see numbers), the rest as text.
+  numeric_columns = tuple(c for c in header if c not in (time_column, series_column) and scans[c].first_text is None)
+  text_format = TextFormat(columns=tuple(dict.fromkeys([time_column, *numeric, *categorical]
+                                                        + ([series_column] if series_column else []))),
+                           delimiter=',', quoting=True, float_columns=numeric_columns, non_empty=(time_column,))
+  return ForecastData(numeric, categorical, rows, files, text_format)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sentiment: delimited files with a header, a text column and a 0/1 label column.
+
+SENTIMENT_EXTENSIONS = ('.csv', '.tsv')
+_NOT_DATA = ('readme', 'license')
+
+
+@dataclasses.dataclass(frozen=True)
+class SentimentData:
+  input_splits: Tuple[Tuple[str, str], ...]  # ExampleGen (split name, file pattern)
+  hash_splits: Tuple[Tuple[str, int], ...]  # non-empty: ExampleGen hash-splits the one input split
+  text_format: TextFormat
+  rows: int
+  layout: str  # how the files were read, for the console
+
+
+def check_sentiment_data(data_root: str, text_column: str = 'text', label_column: str = 'label',
+                         slice_columns: Sequence[str] = (), delimiter: Optional[str] = None) -> SentimentData:
+  """Finds the layout of a sentiment directory and reads every file once.
+
+  Layouts: `train*` and `dev*` (or `eval*`) files are the train/eval splits; otherwise every `*.csv` or every
+  `*.tsv` file is pooled and hash-split 90/10. The delimiter follows the extension (`.csv`: comma with CSV
+  quoting; else tab, no quoting) unless `delimiter` is given.
+  """
+  if delimiter is not None and not delimiter:
+    raise DataContractError('--delimiter must not be empty')
+  files = [f for f in _data_files(data_root) if not f.lower().startswith(_NOT_DATA)]
+  train = [f for f in files if f.startswith('train')]
+  held_out = [f for f in files if f.startswith(('dev', 'eval'))]
+  if train and held_out:  # the data comes split: keep its split
+    eval_prefix = 'dev' if held_out[0].startswith('dev') else 'eval'
+    held_out = [f for f in held_out if f.startswith(eval_prefix)]
+    used = train + held_out
+    input_splits, hash_splits = (('train', 'train*'), ('eval', f'{eval_prefix}*')), ()
+    layout = f'train {", ".join(train)}; eval {", ".join(held_out)}'
+  else:  # one pool of files: hash-split 90/10
+    by_extension = {ext: [f for f in files if f.lower().endswith(ext)] for ext in SENTIMENT_EXTENSIONS}
+    found = [ext for ext, names in by_extension.items() if names]
+    if not found:
+      raise DataContractError(f'no train*/dev* files and no *.csv or *.tsv files in {data_root}')
+    if len(found) > 1:
+      raise DataContractError(f'{data_root} mixes *.csv and *.tsv files ({", ".join(files)}): keep one format, '
+                              'or name the splits train*/dev*')
+    used = by_extension[found[0]]
+    if any(f.startswith('test') for f in used):
+      raise DataContractError(f'{data_root} has test* files but no dev*/eval* file: name the held-out file dev*, '
+                              'or move the test files out (they would be mixed into training)')
+    input_splits, hash_splits = (('all', f'*{found[0]}'),), (('train', 9), ('eval', 1))
+    layout = f'{len(used)} *{found[0]} file(s), hash split 90/10 into train/eval'
+  extensions = {os.path.splitext(f)[1].lower() == CSV_EXTENSION for f in used}
+  if delimiter is None and len(extensions) > 1:
+    raise DataContractError(f'{data_root}: {", ".join(used)} mix .csv and other files; use one format or give '
+                            '--delimiter')
+  separator, quoting = format_for(used[0], delimiter)
+  text_format = TextFormat(columns=(text_column, label_column, *slice_columns), delimiter=separator, quoting=quoting,
+                           int_columns=(label_column,), allowed_values={label_column: (0, 1)},
+                           non_empty=(text_column,))
+  rows = check_files([os.path.join(data_root, f) for f in used], text_format)
+  return SentimentData(input_splits, hash_splits, text_format, rows, f'{layout}; {text_format.description}')
+
+
+# ----------------------------------------------------------------------------------------------------
+# Translate: tab-separated sentence pairs without a header.
+
+SOURCE_COLUMN, TARGET_COLUMN = 'source', 'target'  # feature names of the first two fields of a line
+
+
+def translate_format(max_line_chars: int = 1000) -> TextFormat:
+  return TextFormat(columns=(SOURCE_COLUMN, TARGET_COLUMN), header=False, non_empty=(SOURCE_COLUMN, TARGET_COLUMN),
+                    max_line_chars=max_line_chars)
+
+
+def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000) -> Tuple[int, str]:
+  """Reads every pair file matching `pattern` once; returns (pairs, a description of the files)."""
+  if not os.path.isdir(data_root):
+    raise DataContractError(f'data directory {data_root} does not exist')
+  files = sorted(f for f in glob.glob(os.path.join(data_root, pattern)) if os.path.isfile(f))
+  if not files:
+    raise DataContractError(f'no files match {pattern!r} in {data_root}')
+  pairs = check_files(files, translate_format(max_line_chars))
+  names = ', '.join(os.path.basename(f) for f in files[:3]) + (f' and {len(files) - 3} more' if len(files) > 3 else '')
+  return pairs, f'{pairs:,} sentence pairs in {names} ({data_root}); hash split 90/10 by source sentence'

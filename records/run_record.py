@@ -1,0 +1,100 @@
+"""Reads one pipeline run from ML Metadata by its run id: the executions of that run's pipeline-run context
+(never "the newest execution of the pipeline", which another run of the same task may have written since),
+their states and outputs."""
+import collections
+import dataclasses
+from typing import Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+PIPELINE_CONTEXT, RUN_CONTEXT, NODE_CONTEXT = 'pipeline', 'pipeline_run', 'node'
+
+
+@dataclasses.dataclass
+class RunRecord:
+  run_id: str
+  pipeline_name: str
+  started_ms: int  # when the run's context was created (ms since the epoch)
+  execution_states: Dict[str, List[str]]  # node id -> states of its executions in this run
+  outputs: Dict[str, List[metadata_store_pb2.Artifact]]  # artifact type name -> output artifacts
+  properties: Dict[str, Dict[str, object]]  # node id -> execution properties of its last execution
+
+  def output(self, type_name: str) -> Optional[metadata_store_pb2.Artifact]:
+    artifacts = self.outputs.get(type_name) or []
+    return artifacts[-1] if artifacts else None
+
+  def nodes_in_state(self, state: str) -> List[str]:
+    """Nodes whose every execution in this run ended in `state` (COMPLETE, CACHED, FAILED, ...)."""
+    return sorted(node for node, states in self.execution_states.items() if states and set(states) == {state})
+
+
+def _property(item, name: str):
+  """A property or custom property of an MLMD artifact or execution, as a Python value."""
+  value = item.custom_properties.get(name) or item.properties.get(name)
+  if value is None:
+    return None
+  return getattr(value, value.WhichOneof('value'))
+
+
+def artifact_property(artifact: Optional[metadata_store_pb2.Artifact], name: str):
+  return None if artifact is None else _property(artifact, name)
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+  return metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def _context_type_name(store, context) -> str:
+  return store.get_context_types_by_id([context.type_id])[0].name
+
+
+def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
+  """The run with this run id (its pipeline-run context), or None when ML Metadata has no such run."""
+  store = open_store(metadata_path)
+  run_context = store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+  if run_context is None:
+    return None
+  run_executions = sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id)
+  states, properties, pipeline_name = collections.defaultdict(list), {}, ''
+  state_names = metadata_store_pb2.Execution.State.Name
+  for execution in run_executions:
+    node = str(execution.id)
+    for context in store.get_contexts_by_execution(execution.id):
+      kind = _context_type_name(store, context)
+      if kind == NODE_CONTEXT:
+        node = context.name.split('.', 1)[-1]
+      elif kind == PIPELINE_CONTEXT:
+        pipeline_name = context.name
+    states[node].append(state_names(execution.last_known_state))
+    properties[node] = {name: _property(execution, name) for name in
+                        list(execution.properties) + list(execution.custom_properties)}
+  events = store.get_events_by_execution_ids([e.id for e in run_executions])
+  output_ids = sorted({e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT})
+  outputs = collections.defaultdict(list)
+  artifacts = store.get_artifacts_by_id(output_ids)
+  type_names = {t.id: t.name for t in store.get_artifact_types_by_id(list({a.type_id for a in artifacts}))}
+  for artifact in sorted(artifacts, key=lambda a: a.id):
+    outputs[type_names[artifact.type_id]].append(artifact)
+  return RunRecord(run_id, pipeline_name, run_context.create_time_since_epoch, dict(states), dict(outputs),
+                   properties)
+
+
+def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
+  """Run ids of a pipeline, oldest first (by when each run's context was created)."""
+  store = open_store(metadata_path)
+  pipeline_context = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
+  if pipeline_context is None:
+    return []
+  runs = {}
+  for execution in store.get_executions_by_context(pipeline_context.id):
+    for context in store.get_contexts_by_execution(execution.id):
+      if _context_type_name(store, context) == RUN_CONTEXT:
+        runs[context.name] = (context.create_time_since_epoch, context.id)
+  return sorted(runs, key=runs.get)
+
+
+def latest_run_id(metadata_path: str, pipeline_name: str) -> Optional[str]:
+  ids = run_ids(metadata_path, pipeline_name)
+  return ids[-1] if ids else None
