@@ -1,6 +1,9 @@
-"""Regenerates the bundled samples under data/ from the full datasets in ../shared/data.
+"""Regenerates the bundled samples under data/ from the full public datasets in a --data directory.
 
-Usage: python data/make_samples.py [--shared ../shared/data]
+Usage: python data/make_samples.py --data DIR
+DIR holds the full datasets in the layout bench/README.md describes (where each comes from is in data/README.md):
+  DIR/timeseries/beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv, DIR/sentiment/sst2/{train,dev}.tsv,
+  DIR/translation/fra-eng/fra.txt.
 
 SST-2: 5,000 training rows drawn at random (seed 0) and the whole dev set, header renamed to `text, label`.
 Beijing PM2.5: the 2013-2014 hourly rows, reshaped to one `datetime` column (the source splits it into
@@ -33,18 +36,18 @@ def reshape_beijing(source: pathlib.Path, target: pathlib.Path, first_year: int)
       writer.writerow([stamp] + ['' if row[c] == 'NA' else row[c] for c in columns])
 
 
-def make_beijing(shared: pathlib.Path) -> None:
+def make_beijing(data_root: pathlib.Path) -> None:
   target = HERE / 'beijing_pm25/beijing_pm25_2013_2014.csv'
-  reshape_beijing(shared / BEIJING_SOURCE, target, first_year=2013)
+  reshape_beijing(data_root / BEIJING_SOURCE, target, first_year=2013)
   print('wrote', target)
 
 
-def make_sst2(shared: pathlib.Path, train_rows: int = 5000) -> None:
+def make_sst2(data_root: pathlib.Path, train_rows: int = 5000) -> None:
   """A seeded random sample of SST-2 train rows plus the whole dev set, header renamed to `text, label`."""
   target = HERE / 'sst2'
   target.mkdir(exist_ok=True)
   for name, keep in (('train.tsv', train_rows), ('dev.tsv', None)):
-    lines = (shared / 'sentiment/sst2' / name).read_text(encoding='utf-8').splitlines()
+    lines = (data_root / 'sentiment/sst2' / name).read_text(encoding='utf-8').splitlines()
     header, rows = lines[0], lines[1:]
     assert header.split('\t') == ['sentence', 'label'], header
     if keep is not None:
@@ -53,9 +56,9 @@ def make_sst2(shared: pathlib.Path, train_rows: int = 5000) -> None:
     print('wrote', target / name, len(rows), 'rows')
 
 
-def make_translation(shared: pathlib.Path, pairs: int = 20_000, pool: int = 50_000) -> None:
+def make_translation(data_root: pathlib.Path, pairs: int = 20_000, pool: int = 50_000) -> None:
   """A seeded random sample of `pairs` lines from the first `pool` lines of fra.txt, in file order."""
-  lines = (shared / 'translation/fra-eng/fra.txt').read_text(encoding='utf-8').splitlines()[:pool]
+  lines = (data_root / 'translation/fra-eng/fra.txt').read_text(encoding='utf-8').splitlines()[:pool]
   assert all(line.count('\t') >= 1 for line in lines)
   keep = sorted(random.Random(0).sample(range(len(lines)), pairs))
   target = HERE / 'fra_eng' / 'fra_eng_sample.txt'
@@ -66,8 +69,10 @@ def make_translation(shared: pathlib.Path, pairs: int = 20_000, pool: int = 50_0
 
 if __name__ == '__main__':
   parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument('--shared', type=pathlib.Path, default=HERE.parent.parent / 'shared/data')
-  shared_root = parser.parse_args().shared
-  make_beijing(shared_root)
-  make_sst2(shared_root)
-  make_translation(shared_root)
+  parser.add_argument('--data', type=pathlib.Path, required=True, help='directory of the full datasets')
+  data_root = parser.parse_args().data
+  if not data_root.is_dir():
+    parser.error(f'{data_root} is not a directory')
+  make_beijing(data_root)
+  make_sst2(data_root)
+  make_translation(data_root)

@@ -41,8 +41,10 @@ def _imported_modules(path: str) -> List[str]:
   return names
 
 
-def module_closure(module: str, source_root: str = PACKAGE_ROOT) -> List[str]:
-  """Paths (relative to `source_root`) of `module` and of the project modules it imports, transitively."""
+def module_closure(module: str, source_root: Optional[str] = None) -> List[str]:
+  """Paths (relative to `source_root`, default: this package's root) of `module` and of the project modules it
+  imports, transitively."""
+  source_root = source_root or PACKAGE_ROOT
   seen, pending = {}, [module]
   while pending:
     path = _module_file(pending.pop(), source_root)
@@ -53,8 +55,9 @@ def module_closure(module: str, source_root: str = PACKAGE_ROOT) -> List[str]:
   return sorted(os.path.relpath(p, source_root) for p in seen)
 
 
-def code_fingerprint(dotted_function: str, source_root: str = PACKAGE_ROOT) -> str:
+def code_fingerprint(dotted_function: str, source_root: Optional[str] = None) -> str:
   """sha256 (first 16 hex digits) over the source of the function's module closure."""
+  source_root = source_root or PACKAGE_ROOT
   module = dotted_function.rsplit('.', 1)[0]
   closure = module_closure(module, source_root)
   if not closure:

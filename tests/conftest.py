@@ -23,3 +23,19 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
   """Runs `tfx-lstm ARGS` in a fresh process (its own TensorFlow, as a user would)."""
   return subprocess.run([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, capture_output=True, text=True,
                         timeout=timeout)
+
+
+def run_id_of(result) -> str:
+  """The run id a `tfx-lstm run` printed (its `  run <id>` line)."""
+  for line in result.stdout.splitlines():
+    if line.startswith('  run '):
+      return line.split()[1]
+  raise AssertionError(f'no run id in the output:\n{result.stdout}\n{result.stderr}')
+
+
+def read_run_of(root: str, result):
+  """The ML Metadata record of the run that printed `result`."""
+  from records import run_record  # pylint: disable=g-import-not-at-top
+  record = run_record.read_run(os.path.join(root, 'metadata.sqlite'), run_id_of(result))
+  assert record is not None, run_id_of(result)
+  return record

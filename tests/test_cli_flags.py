@@ -1,25 +1,57 @@
-"""Tier 1: the CLI's flags default to the one set of hyperparameters and gates (pipeline/hyperparameters.py),
-and flags reach the dataclasses by name."""
+"""Tier 1: the CLI's flags default to the one set of defaults (trainer/hyperparameters.py,
+preprocessing/options.py, pipeline/gates.py), and flags reach the dataclasses by name."""
 import pytest
 
 from pipeline import cli
-from pipeline import hyperparameters
+from pipeline import gates
+from preprocessing import options
+from trainer import hyperparameters
 
 
-@pytest.mark.parametrize('task,hyperparameter_class,gate_class,overrides', [
-    ('forecast', hyperparameters.ForecastHyperparameters, hyperparameters.ForecastGate, {'residual': True}),
-    ('sentiment', hyperparameters.SentimentHyperparameters, hyperparameters.SentimentGate, {}),
-    ('translate', hyperparameters.TranslateHyperparameters, hyperparameters.TranslateGate, {'reverse_source': True}),
+@pytest.mark.parametrize('task,hyperparameter_class,options_class,gate_class,overrides', [
+    ('forecast', hyperparameters.ForecastHyperparameters, options.ForecastOptions, gates.ForecastGate,
+     {'residual': True}),
+    ('sentiment', hyperparameters.SentimentHyperparameters, options.SentimentOptions, gates.SentimentGate, {}),
+    ('translate', hyperparameters.TranslateHyperparameters, options.TranslateOptions, gates.TranslateGate,
+     {'reverse_source': True}),
 ])
-def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, gate_class, overrides):
+def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, options_class, gate_class, overrides):
   args = cli.build_parser().parse_args(['run', task])
   assert cli._from_args(hyperparameter_class, args, **overrides) == hyperparameter_class()
+  assert cli._from_args(options_class, args, **({'calendar_features': True} if task == 'forecast' else {})) \
+      == options_class()
   assert cli._from_args(gate_class, args) == gate_class()
 
 
 def test_flags_reach_the_dataclass():
   args = cli.build_parser().parse_args(['run', 'translate', '--epochs', '3', '--units', '32', '--min-bleu', '2.5',
-                                        '--replicas', '2'])
+                                        '--replicas', '2', '--max-target-length', '9'])
   built = cli._from_args(hyperparameters.TranslateHyperparameters, args)
   assert (built.epochs, built.units, built.replicas) == (3, 32, 2)
-  assert cli._from_args(hyperparameters.TranslateGate, args).min_bleu == 2.5
+  assert cli._from_args(options.TranslateOptions, args).max_target_length == 9
+  assert cli._from_args(gates.TranslateGate, args).min_bleu == 2.5
+
+
+def test_run_flags_beam_args_and_wait():
+  args = cli.build_parser().parse_args(['run', 'forecast', '--wait', '--beam-arg=--direct_num_workers=2',
+                                        '--beam-arg=--direct_running_mode=multi_processing'])
+  assert args.wait and args.beam_arg == ['--direct_num_workers=2', '--direct_running_mode=multi_processing']
+
+
+def test_trainer_config_must_name_every_hyperparameter():
+  values = {'units': 8}
+  with pytest.raises(ValueError, match=r"missing \[.*'epochs'.*\] and has unknown \[\]"):
+    hyperparameters.from_config(hyperparameters.ForecastHyperparameters, values)
+  with pytest.raises(ValueError, match=r"unknown \['unit'\]"):
+    hyperparameters.from_config(hyperparameters.SentimentHyperparameters,
+                                {**vars(hyperparameters.SentimentHyperparameters()), 'unit': 3})
+
+
+def test_help_is_quick_to_import():
+  """`tfx-lstm --help` must not import TensorFlow or TFX (seconds of start-up)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ('import sys; from pipeline import cli; '
+          'print(sorted(m for m in ("tensorflow", "tfx", "apache_beam") if m in sys.modules))')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+  assert result.stdout.strip() == '[]'

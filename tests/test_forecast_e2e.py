@@ -6,23 +6,26 @@ new pushed). The data has a deliberate 5-hour gap.
 """
 import csv
 import glob
+import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import BUNDLED_FORECAST_CSV, run_cli
-from pipeline import run_summary
+from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli
+from records import run_record
 
 pytestmark = pytest.mark.e2e
 
 ROWS = 1800  # 75 days of hourly rows
 GAP_ROWS = range(500, 505)  # 2013-01-21 20:00 to 2013-01-22 00:00 left out
 PIPELINE = 'tfx-lstm-forecast'
-NODES = {'CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen', 'Transform',
-         'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher'}
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen', 'Transform',
+         'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher', 'ForecastTestScore'}
 FAST = ['--epochs', '1', '--units', '16', '--replicas', '2']
 
 
@@ -31,7 +34,8 @@ def data_dir(tmp_path_factory):
   directory = tmp_path_factory.mktemp('forecast_data')
   with open(BUNDLED_FORECAST_CSV) as src, open(directory / 'part-0.csv', 'w', newline='') as dst:
     reader, writer = csv.reader(src), csv.writer(dst)
-    writer.writerow(next(reader))
+    # The header fully quoted, as R's write.csv and many exports write it (RFC 4180).
+    dst.write(','.join(f'"{name}"' for name in next(reader)) + '\r\n')
     for i, row in enumerate(reader):
       if i >= ROWS:
         break
@@ -63,12 +67,12 @@ def _versions(root):
 
 
 def test_first_run_executes_every_component_and_pushes(first_run, root):
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, first_run)
   executed = {node for node, states in run.execution_states.items() if states == ['COMPLETE']}
   assert NODES <= executed, run.execution_states
-  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 1
-  assert run_summary.artifact_property(run.output('InfraBlessing'), 'blessed') == 1
-  pushed = run_summary.artifact_property(run.output('PushedModel'), 'pushed_destination')
+  assert run_record.artifact_property(run.output('ModelBlessing'), 'blessed') == 1
+  assert run_record.artifact_property(run.output('InfraBlessing'), 'blessed') == 1
+  pushed = run_record.artifact_property(run.output('PushedModel'), 'pushed_destination')
   assert _versions(root) == [pushed]
   assert not glob.glob(os.path.join(root, 'serving', 'forecast', '.staging*'))
   # One progress line per component, then the summary.
@@ -80,7 +84,7 @@ def test_first_run_executes_every_component_and_pushes(first_run, root):
 def test_gaps_are_dropped_and_reported(first_run, root):
   assert 'gaps        1 (windows spanning them dropped): 2013-01-21 19:00:00 -> 2013-01-22 01:00:00' \
       in first_run.stdout
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, first_run)
   windows = _eval_windows(run, 'train')
   stamps = [w.features.feature['target_timestamp'].int64_list.value[0] for w in windows]
   gap_start, gap_end = 1358794800, 1358816400  # 2013-01-21 19:00 and 2013-01-22 01:00 UTC
@@ -97,7 +101,7 @@ def _eval_windows(run, split='eval'):
 
 
 def test_pushed_model_answers_raw_windows_in_original_units(first_run, root):
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, first_run)
   windows = _eval_windows(run)[:64]
   model = tf.saved_model.load(_versions(root)[0])
   from_examples = model.signatures['serving_default'](
@@ -130,10 +134,29 @@ def test_predict_command_forecasts_after_the_last_window(first_run, root, tmp_pa
   assert np.isfinite(float(match.group(1)))
 
 
+def test_test_split_is_scored_after_the_push_with_the_model_and_persistence(first_run, root):
+  run = read_run_of(root, first_run)
+  assert run.execution_states['ForecastTestScore'] == ['COMPLETE']
+  with open(os.path.join(run.output('TfxLstmTestScore').uri, 'test_score.json')) as f:
+    score = json.load(f)
+  windows = _eval_windows(run, 'test')
+  model = tf.saved_model.load(_versions(root)[0])
+  forecasts = model.signatures['serving_default'](
+      examples=tf.constant([w.SerializeToString() for w in windows]))['forecast'].numpy()
+  labels = np.array([w.features.feature['label'].float_list.value[0] for w in windows])
+  last = np.array([w.features.feature['persistence_forecast'].float_list.value[0] for w in windows])
+  assert score['windows'] == len(windows) > 0
+  np.testing.assert_allclose(score['mae'], np.mean(np.abs(forecasts - labels)), rtol=1e-4)
+  np.testing.assert_allclose(score['persistence_mae'], np.mean(np.abs(last - labels)), rtol=1e-5)
+  np.testing.assert_allclose(score['skill'], 1 - score['mae'] / score['persistence_mae'], rtol=1e-6)
+  assert f"test        MAE {score['mae']:.3f}" in first_run.stdout
+  assert f"on {len(windows):,} windows, scored after the push decision" in first_run.stdout
+
+
 def test_unchanged_rerun_is_served_from_cache(first_run, root, data_dir):
   result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '-1', *FAST)
   assert result.returncode == 0, result.stderr
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, result)
   states = {node: s for node, s in run.execution_states.items() if node in NODES}
   assert states == {node: ['CACHED'] for node in NODES}
   assert len(_versions(root)) == 1
@@ -143,10 +166,10 @@ def test_gate_that_cannot_pass_blesses_and_pushes_nothing(first_run, root, data_
   result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '0.99', *FAST)
   assert result.returncode == 0, result.stderr
   assert 'blessed     NO' in result.stdout and 'forecast_skill' in result.stdout
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, result)
   assert run.execution_states['Trainer'] == ['CACHED']  # only the gate changed
-  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
-  assert run_summary.artifact_property(run.output('PushedModel'), 'pushed') == 0
+  assert run_record.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
+  assert run_record.artifact_property(run.output('PushedModel'), 'pushed') == 0
   assert len(_versions(root)) == 1
 
 
@@ -156,7 +179,8 @@ def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_pa
   assert 'gap in series (single): no rows between 2013-01-21 19:00:00 and 2013-01-22 01:00:00' in result.stderr
   assert 'nothing was pushed' in result.stderr
   assert not os.path.exists(os.path.join(tmp_path, 'serving'))
-  run = run_summary.latest_run(os.path.join(tmp_path, 'metadata.sqlite'), PIPELINE)
+  run = read_run_of(str(tmp_path), result)
+  assert run.execution_states['TimeSeriesWindowGen'] == ['FAILED']
   assert 'Transform' not in run.execution_states
 
 
@@ -170,17 +194,17 @@ def newer_data_dir(data_dir, tmp_path_factory):
 
 
 def test_new_data_is_compared_with_the_latest_blessed_model(first_run, root, newer_data_dir):
-  first_model = run_summary.latest_run(_metadata(root), PIPELINE)
+  first_model = read_run_of(root, first_run)
   first_model_id = first_model.output('Model').id
   # A generous change threshold: the candidate is blessed as long as it is compared at all.
   result = run_cli('run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1',
                    '--max-mae-increase', '1e6', *FAST)
   assert result.returncode == 0, result.stderr
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, result)
   assert run.execution_states['Trainer'] == ['COMPLETE']
   blessing = run.output('ModelBlessing')
-  assert run_summary.artifact_property(blessing, 'baseline_model_id') == first_model_id
-  assert run_summary.artifact_property(blessing, 'blessed') == 1
+  assert run_record.artifact_property(blessing, 'baseline_model_id') == first_model_id
+  assert run_record.artifact_property(blessing, 'blessed') == 1
   assert f'against blessed model {first_model_id}' in result.stdout
   assert len(_versions(root)) == 2
 
@@ -188,9 +212,51 @@ def test_new_data_is_compared_with_the_latest_blessed_model(first_run, root, new
   result = run_cli('run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1',
                    '--max-mae-increase=-1e6', *FAST)
   assert result.returncode == 0, result.stderr
-  run = run_summary.latest_run(_metadata(root), PIPELINE)
+  run = read_run_of(root, result)
   assert run.execution_states['Trainer'] == ['CACHED']
-  assert run_summary.artifact_property(run.output('ModelBlessing'), 'baseline_model_id') == first_model_id
-  assert run_summary.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
+  assert run_record.artifact_property(run.output('ModelBlessing'), 'baseline_model_id') == first_model_id
+  assert run_record.artifact_property(run.output('ModelBlessing'), 'blessed') == 0
   assert 'mae changed by' in result.stdout and 'vs the blessed baseline' in result.stdout
   assert len(_versions(root)) == 2
+
+
+def _eval_line(output: str) -> str:
+  return next(line for line in output.splitlines() if line.startswith('  eval  '))
+
+
+def test_epochs_change_reruns_training_only_with_live_progress(first_run, root, newer_data_dir):
+  """Run B differs from the run before it by --epochs alone: Trainer and what follows execute, nothing upstream.
+  Its epoch lines reach a pipe while it runs, and each run's summary is read by its run id."""
+  args = ['run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1', '--max-mae-increase',
+          '1e6', '--units', '16', '--replicas', '2', '--epochs', '2']
+  process = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  lines, seen_while_running = [], []
+  for line in process.stdout:
+    lines.append(line)
+    if re.search(r'\] Trainer +epoch \d/2  loss [\d.]+  eval mae [\d.]+  \d+s left', line):
+      seen_while_running.append(process.poll() is None)
+  process.wait(timeout=600)
+  output = ''.join(lines)
+  assert process.returncode == 0, output + process.stderr.read()
+  assert seen_while_running == [True, True], output  # both epochs, each read before the run ended
+
+  run = read_run_of(root, subprocess.CompletedProcess(args, 0, output, ''))
+  upstream = ['FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen',
+              'Transform']
+  assert {node: run.execution_states[node] for node in upstream} == {node: ['CACHED'] for node in upstream}
+  training = ['Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher', 'ForecastTestScore']
+  assert {node: run.execution_states[node] for node in training} == {node: ['COMPLETE'] for node in training}
+  assert f"tensorboard --logdir {run.output('ModelRun').uri}" in output
+  assert glob.glob(os.path.join(run.output('ModelRun').uri, 'train', 'events.out.tfevents.*'))
+
+  # Each run's summary, asked for by run id, shows that run's metrics (the newest run is B).
+  for result in (first_run, subprocess.CompletedProcess(args, 0, output, '')):
+    run_id = read_run_of(root, result).run_id
+    summary = run_cli('summary', '--root', root, '--run', run_id)
+    assert summary.returncode == 0, summary.stderr
+    assert f'summary of run {run_id}' in summary.stdout
+    assert _eval_line(summary.stdout) == _eval_line(result.stdout)
+  assert _eval_line(first_run.stdout) != _eval_line(output)
+  latest = run_cli('summary', '--root', root, '--task', 'forecast')
+  assert f'summary of run {run.run_id}' in latest.stdout

@@ -1,4 +1,6 @@
 """Tier 3: the sentiment pipeline end to end on a slice of the bundled SST-2 sample, and its bad input."""
+import csv
+import glob
 import os
 import re
 
@@ -6,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, run_cli
-from pipeline import run_summary
+from conftest import REPO, read_run_of, run_cli
+from records import run_record
 
 PIPELINE = 'tfx-lstm-sentiment'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
@@ -41,10 +43,10 @@ def run(data_dir, tmp_path_factory):
 @pytest.mark.e2e
 def test_every_component_executes_and_the_model_is_pushed(run):
   root, result = run
-  record = run_summary.latest_run(os.path.join(root, 'metadata.sqlite'), PIPELINE)
+  record = read_run_of(root, result)
   assert NODES <= {n for n, s in record.execution_states.items() if s == ['COMPLETE']}, record.execution_states
-  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
-  assert run_summary.artifact_property(record.output('PushedModel'), 'pushed') == 1
+  assert run_record.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
+  assert run_record.artifact_property(record.output('PushedModel'), 'pushed') == 1
   assert re.search(r'eval        AUC 0\.\d+  accuracy 0\.\d+ on 300 sentences', result.stdout), result.stdout
   assert 'by length   <=5 tokens: acc' in result.stdout  # the length-bucket slices were computed
 
@@ -85,7 +87,8 @@ def _bad_data(tmp_path, train_lines: bytes):
     (b'text\tlabel\ngood .\t1\nbad .\t2\n', "train.tsv line 3: 'label' is 2, expected one of [0, 1]"),
     (b'text\tlabel\ngood .\tyes\n', "train.tsv line 2: 'label' is 'yes', not an integer"),
     (b'text\tlabel\ncaf\xe9 .\t1\n', 'train.tsv line 2: not valid UTF-8 (byte 0xe9 at byte 4)'),
-    (b'sentence\tlabel\ngood .\t1\n', "train.tsv: column(s) 'text' not in the header ['sentence', 'label']"),
+    (b'sentence\tlabel\ngood .\t1\n', "train.tsv: column(s) 'text' not found; the header has: sentence, label "
+     '(tab-separated, no quoting)'),
     (b'text\tlabel\ngood . no tab 1\n', 'train.tsv line 2: 1 field(s)'),
 ])
 def test_bad_input_names_file_and_line_and_runs_nothing(tmp_path, content, message):
@@ -93,3 +96,55 @@ def test_bad_input_names_file_and_line_and_runs_nothing(tmp_path, content, messa
   assert result.returncode == 2
   assert message in result.stderr, result.stderr
   assert not os.path.exists(tmp_path / 'root' / 'metadata.sqlite')
+
+
+# ----------------------------------------------------------------------------------------------------
+# The single-pool layout from a CSV as people export it: RFC 4180 quoting, commas and doubled quotes inside
+# sentences, hash-split 90/10 by the pipeline.
+
+QUOTED = 'a film , she said "wow" , and meant it'
+
+
+@pytest.fixture(scope='module')
+def csv_run(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('reviews')
+  rows = [line.rstrip('\n').split('\t') for line in _head('train.tsv', 1200).splitlines(keepends=True)[1:]]
+  rows = [(text.strip() + (f' , she said "{i}" , twice' if i % 3 == 0 else ''), label)
+          for i, (text, label) in enumerate(rows)] + [(QUOTED, '1')]
+  with open(directory / 'reviews.csv', 'w', encoding='utf-8', newline='') as f:
+    csv.writer(f, quoting=csv.QUOTE_ALL).writerows([('text', 'label')] + rows)
+  assert '"a film , she said ""wow"" , and meant it","1"' in (directory / 'reviews.csv').read_text()
+  root = str(tmp_path_factory.mktemp('reviews_root'))
+  result = run_cli('run', 'sentiment', '--data', str(directory), '--root', root, '--min-auc', '0', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  return root, result, rows
+
+
+def _examples(artifact, split):
+  files = glob.glob(os.path.join(artifact.uri, f'Split-{split}', '*'))
+  return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+@pytest.mark.e2e
+def test_quoted_csv_pool_is_read_unquoted_and_hash_split(csv_run):
+  root, result, rows = csv_run
+  assert '1 *.csv file(s), hash split 90/10 into train/eval; comma-separated, CSV quoting' in result.stdout
+  record = read_run_of(root, result)
+  raw = next(a for a in record.outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)
+  texts = {split: [e.features.feature['text'].bytes_list.value[0].decode() for e in _examples(raw, split)]
+           for split in ('train', 'eval')}
+  assert sorted(texts['train'] + texts['eval']) == sorted(text for text, _ in rows)  # every row, unquoted
+  assert 0.05 < len(texts['eval']) / len(rows) < 0.15
+
+  # The transformed tokens of the quoted sentence equal the pushed model's transform of the plain sentence.
+  split = 'train' if QUOTED in texts['train'] else 'eval'
+  index = texts[split].index(QUOTED)
+  transformed = next(a for a in record.outputs['Examples'] if '/Transform/' in a.uri)
+  tokens = _examples(transformed, split)[index].features.feature['tokens'].int64_list.value
+  model = tf.saved_model.load(os.path.join(root, 'serving', 'sentiment', os.listdir(
+      os.path.join(root, 'serving', 'sentiment'))[0]))
+  example = tf.train.Example(features=tf.train.Features(feature={'text': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[QUOTED.encode()]))}))
+  expected = model.signatures['transform_features'](examples=tf.constant([example.SerializeToString()]))['tokens']
+  assert list(tokens) == list(expected.numpy()[0])
+  assert sum(1 for t in tokens if t) == len(QUOTED.split())  # the commas are tokens, the quotes are dropped

@@ -1,11 +1,15 @@
-"""Tier 1: the delimited-text reader behind DelimitedTextExampleGen (and the CLI's pre-flight check)."""
+"""Tier 1: the data contract's delimited-text reader (what DelimitedTextExampleGen and the CLI's pre-flight
+checks both use), CSV quoting included, and the example it becomes."""
 import pytest
+import tensorflow as tf
 
-from components.text_example_gen import TextFormat, read_rows
-from components.windowing import DataContractError
+from components.data_contract import DataContractError, TextFormat, parse_rows, read_rows
+from components.text_example_gen import read_file_rows, row_to_example
 
 FORMAT = TextFormat(columns=('text', 'label'), int_columns=('label',), allowed_values={'label': (0, 1)},
                     non_empty=('text',))
+CSV = TextFormat(columns=('text', 'label'), delimiter=',', quoting=True, int_columns=('label',),
+                 allowed_values={'label': (0, 1)}, non_empty=('text',))
 
 
 def test_rows_keep_quotes_and_skip_blank_lines(tmp_path):
@@ -15,11 +19,43 @@ def test_rows_keep_quotes_and_skip_blank_lines(tmp_path):
                                                  (4, {'text': 'bye', 'label': 0})]
 
 
+def test_csv_quoting_in_header_and_fields():
+  content = ('"text","label"\r\n'
+             '"good, really ""good""",1\r\n'
+             'plain,0\r\n'
+             '"two\nlines",1\r\n'
+             'after,0\r\n').encode()
+  assert list(parse_rows(content, 'reviews.csv', CSV)) == [
+      (2, {'text': 'good, really "good"', 'label': 1}), (3, {'text': 'plain', 'label': 0}),
+      (4, {'text': 'two\nlines', 'label': 1}), (6, {'text': 'after', 'label': 0})]
+
+
+def test_csv_errors_name_the_line():
+  with pytest.raises(DataContractError, match=r"reviews.csv line 3: 3 field\(s\) \(comma-separated, CSV quoting\), "
+                     r'expected 2 \(text, label\)'):
+    list(parse_rows(b'text,label\nfine,1\nan, unquoted comma,0\n', 'reviews.csv', CSV))
+  with pytest.raises(DataContractError, match='reviews.csv line 2: not valid CSV'):
+    list(parse_rows(b'text,label\n"bad" quote",1\n', 'reviews.csv', CSV))
+
+
 def test_headerless_pairs_ignore_extra_fields(tmp_path):
   path = tmp_path / 'fra.txt'
   path.write_text('Go.\tVa !\tCC-BY 2.0 (France) Attribution\n', encoding='utf-8')
   pairs = TextFormat(columns=('source', 'target'), header=False, non_empty=('source', 'target'))
   assert list(read_rows(str(path), pairs)) == [(1, {'source': 'Go.', 'target': 'Va !'})]
+  assert read_file_rows(str(path), pairs) == [{'source': 'Go.', 'target': 'Va !'}]
+
+
+def test_float_columns_leave_missing_values_out_of_the_example():
+  rows = TextFormat(columns=('t', 'x'), delimiter=',', quoting=True, float_columns=('x',))
+  parsed = [row for _, row in parse_rows(b'"t","x"\n2014-01-01,1.5\n2014-01-02,NA\n', 'a.csv', rows)]
+  assert parsed == [{'t': '2014-01-01', 'x': 1.5}, {'t': '2014-01-02', 'x': None}]
+  example = row_to_example(parsed[1])
+  assert set(example.features.feature) == {'t'}
+  assert row_to_example(parsed[0]).features.feature['x'].float_list.value == [1.5]
+  with pytest.raises(DataContractError, match="a.csv line 2 column 'x': 'warm' is not a number"):
+    list(parse_rows(b't,x\n2014-01-01,warm\n', 'a.csv', rows))
+  assert isinstance(example, tf.train.Example)
 
 
 def test_empty_file(tmp_path):

@@ -10,9 +10,9 @@ import re
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, run_cli
-from pipeline import run_summary
-from pipeline import summary
+from conftest import REPO, read_run_of, run_cli
+from records import run_record
+from records import summary
 
 PIPELINE = 'tfx-lstm-translate'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
@@ -51,20 +51,16 @@ def first_run(data_dir, root):
   return result
 
 
-def _record(root):
-  return run_summary.latest_run(os.path.join(root, 'metadata.sqlite'), PIPELINE)
-
-
 def _versions(root):
   return sorted(glob.glob(os.path.join(root, 'serving', 'translate', '[0-9]*')))
 
 
 @pytest.mark.e2e
 def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root):
-  record = _record(root)
+  record = read_run_of(root, first_run)
   assert NODES <= {n for n, s in record.execution_states.items() if s == ['COMPLETE']}, record.execution_states
-  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
-  assert run_summary.artifact_property(record.output('PushedModel'), 'pushed') == 1
+  assert run_record.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
+  assert run_record.artifact_property(record.output('PushedModel'), 'pushed') == 1
   assert len(_versions(root)) == 1
   sliced = summary.sliced_metrics(record.output('ModelEvaluation').uri)
   assert 'bleu' in sliced[()] and 0.0 <= sliced[()]['bleu'] <= 100.0
@@ -77,7 +73,7 @@ def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root
 
 @pytest.mark.e2e
 def test_train_and_eval_never_share_a_source_sentence(first_run, root):
-  examples = next(a for a in _record(root).outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)  # raw pairs
+  examples = next(a for a in read_run_of(root, first_run).outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)  # raw pairs
   sources = {}
   for split in ('train', 'eval'):
     files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
@@ -118,16 +114,16 @@ def test_gate_that_cannot_pass_pushes_nothing(first_run, data_dir, root):
   result = run_cli('run', 'translate', '--data', data_dir, '--pattern', 'pairs*.txt', '--root', root,
                    '--min-bleu', '100', *FAST)
   assert result.returncode == 0, result.stdout + result.stderr
-  record = _record(root)
+  record = read_run_of(root, result)
   assert record.execution_states['Trainer'] == ['CACHED']  # only the gate changed
-  assert run_summary.artifact_property(record.output('ModelBlessing'), 'blessed') == 0
+  assert run_record.artifact_property(record.output('ModelBlessing'), 'blessed') == 0
   assert 'blessed     NO' in result.stdout and 'needs >= 100' in result.stdout, result.stdout
   assert 'pushed      no (model not blessed)' in result.stdout
   assert _versions(root) == before
 
 
 @pytest.mark.parametrize('content,message', [
-    (b'Go.\tVa !\nRun! Cours !\n', 'pairs.txt line 2: 1 field(s) separated by'),
+    (b'Go.\tVa !\nRun! Cours !\n', 'pairs.txt line 2: 1 field(s) (tab-separated, no quoting), expected 2 (source, target)'),
     (b'Go.\tVa !\n\tCours !\n', "pairs.txt line 2: empty 'source'"),
     (b'Go.\tVa !\nRun!\t \n', "pairs.txt line 2: empty 'target'"),
     (b'Go.\tVa !\n' + b'a' * 1200 + b'\tb\n', 'pairs.txt line 2: 1,202 characters, more than the 1,000 allowed'),

@@ -3,8 +3,10 @@ import math
 
 import pytest
 
+from components import data_contract
 from components import windowing
-from components.windowing import DataContractError, Row, SplitBoundaries, WindowConfig
+from components.data_contract import DataContractError
+from components.windowing import Row, SplitBoundaries, WindowConfig
 
 HOUR = 3600
 
@@ -96,15 +98,15 @@ def test_boundaries_by_fraction_and_by_date():
     ('2014-01-31 13:00:00', 1391173200), ('2014-01-31', 1391126400), ('2014-01-31T13:00', 1391173200),
     (b'2014/01/31 13:00', 1391173200), (1391173200, 1391173200)])
 def test_timestamps_parse(text, expected):
-  assert windowing.parse_timestamp(text) == expected
+  assert data_contract.parse_timestamp(text) == expected
 
 
 def test_bad_timestamp_and_number_name_the_value():
   with pytest.raises(DataContractError, match="'yesterday' is not a timestamp"):
-    windowing.parse_timestamp('yesterday')
+    data_contract.parse_timestamp('yesterday')
   with pytest.raises(DataContractError, match="'n/a!' is not a number"):
-    windowing.parse_number(b'n/a!')
-  assert math.isnan(windowing.parse_number(b'NA')) and math.isnan(windowing.parse_number(None))
+    data_contract.parse_number(b'n/a!')
+  assert math.isnan(data_contract.parse_number(b'NA')) and math.isnan(data_contract.parse_number(None))
 
 
 def test_feature_keys_are_signature_safe():
@@ -113,8 +115,8 @@ def test_feature_keys_are_signature_safe():
 
 
 def test_unix_seconds_written_as_text_parse():
-  assert windowing.parse_timestamp('1388534400') == 1388534400
-  assert windowing.parse_timestamp(b'1388534400') == 1388534400
+  assert data_contract.parse_timestamp('1388534400') == 1388534400
+  assert data_contract.parse_timestamp(b'1388534400') == 1388534400
 
 
 def test_a_series_too_short_for_one_window_gives_no_windows_not_an_error():
