@@ -40,8 +40,15 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -m "not e2e" $(ARGS)
 
+# `make bench DATA=DIR`: DIR holds the full public datasets (bench/README.md, "Data": sources and layout).
+DATA ?= ../shared/data
 bench: $(STAMP)
-	@TF_USE_LEGACY_KERAS=1 $(PY) -m bench.forecast_bench $(ARGS)
+	@if [ ! -d "$(DATA)" ]; then \
+	  echo "error: data directory '$(DATA)' not found." >&2; \
+	  echo "  the benchmarks need the full public datasets: make bench DATA=/path/to/datasets" >&2; \
+	  echo "  bench/README.md (\"Data\") names their sources and the layout expected under DATA." >&2; \
+	  exit 1; fi
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m bench.forecast_bench --data "$(DATA)" $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,4 +1,4 @@
-"""Forecast benchmark on the full Beijing PM2.5 data (../shared/data); results go in bench/README.md.
+"""Forecast benchmark on the full Beijing PM2.5 data (from --data); results go in bench/README.md.
 
 1. Quality: runs the forecast pipeline (the `tfx-lstm` CLI, fresh root) with 2014 as the test year, then scores
    the pushed model's `forecast_window` signature on every complete 2014 test window against the persistence
@@ -9,52 +9,40 @@
    (Sequential LSTM(50, relu) + Dense(1), adam/mse, batch 32, numpy arrays in memory).
    Epoch 1 (tracing, dataset caching) is excluded for both.
 
-Usage: python -m bench.forecast_bench [--epochs N] [--shared ../shared/data] [--out bench/out/forecast]
+Usage: python -m bench.forecast_bench --data DIR [--epochs N] [--out bench/out/forecast] [-- pipeline flags]
+DIR holds the full datasets as bench/README.md ("Data") lays them out; this script reads
+DIR/timeseries/beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv.
 """
 import argparse
 import glob
-import importlib.util
 import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import time
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from bench import common as bench_common
+from bench.common import EpochTimer
+from bench.common import REPO
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-
-
-def _load_make_samples():
-  spec = importlib.util.spec_from_file_location('make_samples', REPO / 'data' / 'make_samples.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+# The split the quality numbers in bench/README.md use: train 2010-01 to 2013-06, eval 2013-07 to 2013-12,
+# test 2014.
+EVAL_START, TEST_START = '2013-07-01', '2014-01-01'
 
 
-class EpochTimer:
-  """Keras callback recording each epoch's wall time."""
+def prepare_data(data: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
+  """The full 2010-2014 Beijing CSV under --data, reshaped for `tfx-lstm run forecast` into out/data/."""
+  (source,) = bench_common.require_data(data, bench_common.BEIJING_CSV)
+  target = out / 'data'
+  bench_common.load_make_samples().reshape_beijing(source, target / 'beijing_pm25_2010_2014.csv', first_year=2010)
+  return target
 
-  def __init__(self):
-    from trainer.common import keras  # pylint: disable=g-import-not-at-top
-    outer = self
 
-    class _Callback(keras.callbacks.Callback):
-
-      def on_epoch_begin(self, epoch, logs=None):
-        outer.start = time.perf_counter()
-
-      def on_epoch_end(self, epoch, logs=None):
-        outer.times.append(time.perf_counter() - outer.start)
-
-    self.times, self.start, self.callback = [], 0.0, _Callback()
-
-  def windows_per_second(self, windows: int) -> float:
-    steady = self.times[1:] or self.times
-    return windows * len(steady) / sum(steady)
+def pipeline_flags(data_dir: pathlib.Path, root: pathlib.Path, epochs: int, replicas: int, extra=()) -> list:
+  """The `tfx-lstm run forecast` flags of the benchmark (2014 as the test year)."""
+  return ['--data', str(data_dir), '--root', str(root), '--eval-start', EVAL_START, '--test-start', TEST_START,
+          '--epochs', str(epochs), '--replicas', str(replicas), *extra]
 
 
 def score_test_year(run, model_dir: str):
@@ -98,17 +86,20 @@ def throughput(run, config: dict, epochs: int, replicas: int):
   from preprocessing import forecast_transform  # pylint: disable=g-import-not-at-top
   from trainer import common, forecast_trainer  # pylint: disable=g-import-not-at-top
   from trainer.common import keras  # pylint: disable=g-import-not-at-top
+  from trainer.hyperparameters import STEPS_PER_EXECUTION  # pylint: disable=g-import-not-at-top
 
   transformed = next(a for a in run.outputs['Examples'] if '/Transform/' in a.uri)
   graph = next(a for a in run.outputs['TransformGraph'])
   tft_output = tft.TFTransformOutput(graph.uri)
   patterns = [os.path.join(transformed.uri, 'Split-train', '*')]
   numeric, categorical = config['numeric_features'], config['categorical_features']
+  hyperparameters = config['hyperparameters']  # the run's ForecastHyperparameters, as a dict
 
   # (a) this project's path, as run_fn runs it.
   strategy = common.make_strategy(replicas)
-  vocab_sizes = {k: tft_output.vocabulary_size_by_name(forecast_transform.vocabulary_name(k)) + 1 for k in categorical}
-  model_inputs = numeric + (list(forecast_trainer.CALENDAR_KEYS) if config.get('time_feature') else [])
+  vocab_sizes = {k: tft_output.vocabulary_size_by_name(forecast_transform.vocabulary_name(k)) + config['num_oov_buckets']
+                 for k in categorical}
+  model_inputs = numeric + (list(forecast_trainer.CALENDAR_KEYS) if config['time_feature'] else [])
   ours = {}
   for per_replica_batch in (32, 64):
     batch_size = per_replica_batch * strategy.num_replicas_in_sync
@@ -117,8 +108,8 @@ def throughput(run, config: dict, epochs: int, replicas: int):
     with strategy.scope():
       model = forecast_trainer.build_model(model_inputs, vocab_sizes, config['target_feature'], config['window'],
                                            units=50, layers=1)
-      model.compile(optimizer=keras.optimizers.Adam(config['learning_rate']),
-                    loss=keras.losses.Huber(config['huber_delta']), steps_per_execution=common.STEPS_PER_EXECUTION)
+      model.compile(optimizer=keras.optimizers.Adam(hyperparameters['learning_rate']),
+                    loss=keras.losses.Huber(hyperparameters['huber_delta']), steps_per_execution=STEPS_PER_EXECUTION)
     timer = EpochTimer()
     model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer.callback])
     ours[per_replica_batch] = timer.windows_per_second(windows)
@@ -147,8 +138,8 @@ def throughput(run, config: dict, epochs: int, replicas: int):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--shared', default=str(REPO.parent / 'shared' / 'data'))
-  parser.add_argument('--out', default=str(REPO / 'bench' / 'out' / 'forecast'))
+  bench_common.add_data_flag(parser)
+  parser.add_argument('--out', type=pathlib.Path, default=REPO / 'bench' / 'out' / 'forecast')
   parser.add_argument('--epochs', type=int, default=8)
   parser.add_argument('--throughput-epochs', type=int, default=3)
   parser.add_argument('--replicas', type=int, default=1)
@@ -156,35 +147,25 @@ def main():
   parser.add_argument('pipeline_flags', nargs='*', help='extra `tfx-lstm run forecast` flags (after --)')
   args = parser.parse_args()
 
-  source = pathlib.Path(args.shared) / _load_make_samples().BEIJING_SOURCE
-  if not source.exists():
-    print(f'SKIPPED: {source} not found (the benchmark needs the full data in ../shared/data)')
-    return 0
-  out = pathlib.Path(args.out)
-  pipeline_seconds = None
+  out = args.out
+  pipeline_seconds, run_id = None, None
   if not args.reuse:
+    bench_common.require_data(args.data, bench_common.BEIJING_CSV)  # before deleting the last run
     shutil.rmtree(out, ignore_errors=True)
-    _load_make_samples().reshape_beijing(source, out / 'data' / 'beijing_pm25_2010_2014.csv', first_year=2010)
-    flags = ['--data', str(out / 'data'), '--root', str(out / 'root'), '--eval-start', '2013-07-01',
-             '--test-start', '2014-01-01', '--epochs', str(args.epochs), '--replicas', str(args.replicas),
-             *args.pipeline_flags]
-    print('tfx-lstm run forecast', ' '.join(flags), flush=True)
-    started = time.time()
-    result = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'run', 'forecast', *flags], cwd=REPO)
-    pipeline_seconds = round(time.time() - started)
-    if result.returncode:
-      return result.returncode
+    data_dir = prepare_data(args.data, out)
+    run = bench_common.run_pipeline('forecast', pipeline_flags(data_dir, out / 'root', args.epochs, args.replicas,
+                                                               args.pipeline_flags))
+    pipeline_seconds, run_id = round(run.seconds), run.run_id
 
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
-  run = run_summary.latest_run(str(out / 'root' / 'metadata.sqlite'), 'tfx-lstm-forecast')
-  pushed = run_summary.artifact_property(run.output('PushedModel'), 'pushed_destination')
+  run = bench_common.read_run(out / 'root', 'forecast', run_id)
+  pushed = bench_common.pushed_model_dir(run)
   model_dir = pushed or os.path.join(run.output('Model').uri, 'Format-Serving')
   quality = score_test_year(run, model_dir)
   from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
   split_cpu(args.replicas)
   config = json.loads(run.properties['Trainer']['custom_config'])
   speed = throughput(run, config, args.throughput_epochs, args.replicas)
-  results = {'pipeline_seconds': pipeline_seconds, 'pushed': bool(pushed), **quality, **speed}
+  results = {'run_id': run.run_id, 'pipeline_seconds': pipeline_seconds, 'pushed': bool(pushed), **quality, **speed}
   results['mae_gain_vs_persistence'] = 1 - quality['mae'] / quality['persistence_mae']
   results['rmse_gain_vs_persistence'] = 1 - quality['rmse'] / quality['persistence_rmse']
   results['throughput_ratio_batch32'] = speed['ours_windows_per_s_batch32'] / speed['seed_windows_per_s']

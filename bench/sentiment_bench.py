@@ -2,7 +2,8 @@
 
 1. Quality: `tfx-lstm run sentiment` on the full SST-2 train set (67,349) with the dev set (872) as eval; dev
    accuracy of the pushed model through its raw-sentence signature.
-2. Served latency: one raw sentence through `classify_sentences`, p50/p90 over 200 calls after 20 warm-up calls.
+2. Served latency: one raw sentence through `classify_sentences`, p50/p90 over 200 calls (--latency-calls) after
+   20 warm-up calls.
 3. Training throughput: on the pipeline's transformed train split, in one process, epochs of this project's
    path (trainer.common.make_dataset + sentiment_trainer.build_model under MirroredStrategy) vs a plain Keras
    script of the seed's Example 2 (Embedding, Bidirectional(LSTM(64)), Dense sigmoid, batch 64, numpy arrays).
@@ -10,7 +11,9 @@
    own module file, 500 steps, BeamDagRunner) and this pipeline on the same 100 reviews, in this session:
    wall time and eval accuracy of both.
 
-Usage: python -m bench.sentiment_bench [--part quality,throughput,imdb] [--epochs N] [pipeline flags after --]
+Usage: python -m bench.sentiment_bench --data DIR [--part quality,throughput,imdb] [--epochs N] [-- pipeline flags]
+DIR holds the full datasets as bench/README.md ("Data") lays them out; the quality part reads
+DIR/sentiment/sst2/train.tsv and dev.tsv (throughput re-uses the quality run in --out, imdb needs no --data).
 """
 import argparse
 import csv
@@ -23,43 +26,29 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from bench import common as bench_common
+from bench.common import EpochTimer
+from bench.common import REPO
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
 
-
-def _copy_sst2(shared: pathlib.Path, target: pathlib.Path) -> None:
+def _copy_sst2(data: pathlib.Path, target: pathlib.Path) -> None:
   """Full SST-2 train and dev with the header renamed to the task's defaults (text, label)."""
   target.mkdir(parents=True, exist_ok=True)
-  for name in ('train.tsv', 'dev.tsv'):
-    lines = (shared / 'sentiment' / 'sst2' / name).read_text(encoding='utf-8').split('\n', 1)
+  for name, source in zip(('train.tsv', 'dev.tsv'), bench_common.require_data(data, bench_common.SST2_TRAIN,
+                                                                             bench_common.SST2_DEV)):
+    lines = source.read_text(encoding='utf-8').split('\n', 1)
     (target / name).write_text('text\tlabel\n' + lines[1], encoding='utf-8')
 
 
-def _run_pipeline(task: str, flags) -> float:
-  print(f'tfx-lstm run {task}', ' '.join(flags), flush=True)
-  started = time.time()
-  result = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'run', task, *flags], cwd=REPO)
-  if result.returncode:
-    raise SystemExit(f'pipeline failed ({result.returncode})')
-  return time.time() - started
-
-
-def _pushed_model(root: pathlib.Path, task: str) -> str:
-  versions = sorted(glob.glob(str(root / 'serving' / task / '[0-9]*')))
-  if not versions:
-    raise SystemExit(f'nothing was pushed under {root}/serving/{task}')
-  return versions[-1]
-
-
-def quality_and_latency(shared: pathlib.Path, out: pathlib.Path, epochs: int, extra_flags) -> dict:
+def quality_and_latency(data: pathlib.Path, out: pathlib.Path, epochs: int, extra_flags,
+                        latency_calls: int = 200) -> dict:
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  _copy_sst2(shared, out / 'sst2')
-  seconds = _run_pipeline('sentiment', ['--data', str(out / 'sst2'), '--root', str(out / 'root'),
-                                        '--epochs', str(epochs), *extra_flags])
-  model = tf.saved_model.load(_pushed_model(out / 'root', 'sentiment'))
+  _copy_sst2(data, out / 'sst2')
+  pipeline_run = bench_common.run_pipeline('sentiment', ['--data', str(out / 'sst2'), '--root', str(out / 'root'),
+                                                         '--epochs', str(epochs), *extra_flags])
+  run = bench_common.read_run(out / 'root', 'sentiment', pipeline_run.run_id)
+  model = tf.saved_model.load(bench_common.require_pushed(run))
   classify = model.signatures['classify_sentences']
   with open(out / 'sst2' / 'dev.tsv', encoding='utf-8') as f:
     rows = [line.rstrip('\n').split('\t') for line in f.readlines()[1:] if line.strip()]
@@ -69,26 +58,26 @@ def quality_and_latency(shared: pathlib.Path, out: pathlib.Path, epochs: int, ex
   for _ in range(20):
     classify(text=one)
   latencies = []
-  for _ in range(200):
+  for _ in range(latency_calls):
     started = time.perf_counter()
     classify(text=one)['probability'].numpy()
     latencies.append(time.perf_counter() - started)
-  return {'pipeline_seconds': round(seconds), 'dev_sentences': len(labels),
+  return {'run_id': run.run_id, 'pipeline_seconds': round(pipeline_run.seconds), 'dev_sentences': len(labels),
           'dev_accuracy': float(np.mean((probabilities >= 0.5) == labels)),
           'latency_ms_p50': 1000 * float(np.percentile(latencies, 50)),
           'latency_ms_p90': 1000 * float(np.percentile(latencies, 90))}
 
 
-def throughput(out: pathlib.Path, epochs: int) -> dict:
-  """Sentences/s: our training path vs the seed's Example 2 on the same transformed train split."""
+def throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
+  """Sentences/s: our training path vs the seed's Example 2 on the same transformed train split of run `run_id`
+  (default: the latest sentiment run under out/root)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from bench.forecast_bench import EpochTimer  # pylint: disable=g-import-not-at-top
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   from trainer import common, sentiment_trainer  # pylint: disable=g-import-not-at-top
   from trainer.common import keras  # pylint: disable=g-import-not-at-top
+  from trainer.hyperparameters import STEPS_PER_EXECUTION  # pylint: disable=g-import-not-at-top
 
-  run = run_summary.latest_run(str(out / 'root' / 'metadata.sqlite'), 'tfx-lstm-sentiment')
+  run = bench_common.read_run(out / 'root', 'sentiment', run_id)
   config = json.loads(run.properties['Trainer']['custom_config'])
   transformed = next(a for a in run.outputs['Examples'] if '/Transform/' in a.uri)
   tft_output = tft.TFTransformOutput(run.outputs['TransformGraph'][0].uri)
@@ -101,7 +90,7 @@ def throughput(out: pathlib.Path, epochs: int) -> dict:
   strategy = common.make_strategy(1)
   with strategy.scope():
     model = sentiment_trainer.build_model(vocab_size, config['max_length'], embedding_dim=64, units=64)
-    model.compile(optimizer='adam', loss='binary_crossentropy', steps_per_execution=common.STEPS_PER_EXECUTION)
+    model.compile(optimizer='adam', loss='binary_crossentropy', steps_per_execution=STEPS_PER_EXECUTION)
   ours = EpochTimer()
   model.fit(dataset, epochs=epochs, verbose=0, callbacks=[ours.callback])
 
@@ -123,10 +112,23 @@ def throughput(out: pathlib.Path, epochs: int) -> dict:
           'throughput_ratio': ours_rate / seed_rate}
 
 
+def imdb_reviews_to_tsv(source: pathlib.Path, target: pathlib.Path) -> int:
+  """The IMDB example's CSV (text, label; quoted, multi-line reviews) as `text<TAB>label` rows with each review's
+  whitespace collapsed (the sentiment task reads tab-separated files without quoting); returns the row count."""
+  target.parent.mkdir(parents=True, exist_ok=True)
+  rows = 0
+  with open(source, newline='', encoding='utf-8') as src, open(target, 'w', encoding='utf-8') as dst:
+    dst.write('text\tlabel\n')
+    for row in csv.DictReader(src):
+      dst.write(' '.join(row['text'].split()) + '\t' + row['label'] + '\n')
+      rows += 1
+  return rows
+
+
 def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
   """TFX's IMDB example vs this pipeline on the example's own 100 reviews."""
   import tfx.examples.imdb as imdb_package  # pylint: disable=g-import-not-at-top
-  from pipeline import run_summary, summary  # pylint: disable=g-import-not-at-top
+  from records import summary  # pylint: disable=g-import-not-at-top
   example_dir = pathlib.Path(imdb_package.__file__).parent
   source = example_dir / 'data' / 'imdb_small_with_labels.txt'
   work = out / 'imdb'
@@ -152,16 +154,12 @@ def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
   theirs_metrics = summary.sliced_metrics(evaluation).get((), {})
 
   # Ours on the same reviews: the same rows as tab-separated text (our reader does no CSV quoting).
-  (work / 'ours_data').mkdir()
-  with open(source, newline='', encoding='utf-8') as src, open(work / 'ours_data' / 'reviews.tsv', 'w',
-                                                               encoding='utf-8') as dst:
-    dst.write('text\tlabel\n')
-    for row in csv.DictReader(src):
-      dst.write(' '.join(row['text'].split()) + '\t' + row['label'] + '\n')
-  ours_seconds = _run_pipeline('sentiment', ['--data', str(work / 'ours_data'), '--root', str(work / 'ours_root'),
-                                             '--epochs', str(epochs), '--patience', '0', '--min-auc', '0',
-                                             '--max-length', '256'])
-  record = run_summary.latest_run(str(work / 'ours_root' / 'metadata.sqlite'), 'tfx-lstm-sentiment')
+  imdb_reviews_to_tsv(source, work / 'ours_data' / 'reviews.tsv')
+  ours = bench_common.run_pipeline('sentiment', ['--data', str(work / 'ours_data'), '--root', str(work / 'ours_root'),
+                                                 '--epochs', str(epochs), '--patience', '0', '--min-auc', '0',
+                                                 '--max-length', '256'])
+  ours_seconds = ours.seconds
+  record = bench_common.read_run(work / 'ours_root', 'sentiment', ours.run_id)
   ours_metrics = summary.sliced_metrics(record.output('ModelEvaluation').uri).get((), {})
   return {'imdb_theirs_seconds': round(theirs_seconds), 'imdb_ours_seconds': round(ours_seconds),
           'imdb_time_ratio': ours_seconds / theirs_seconds,
@@ -173,25 +171,27 @@ def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--shared', default=str(REPO.parent / 'shared' / 'data'))
-  parser.add_argument('--out', default=str(REPO / 'bench' / 'out' / 'sentiment'))
+  bench_common.add_data_flag(parser)
+  parser.add_argument('--out', type=pathlib.Path, default=REPO / 'bench' / 'out' / 'sentiment')
   parser.add_argument('--part', default='quality,throughput,imdb')
   parser.add_argument('--epochs', type=int, default=5)
   parser.add_argument('--throughput-epochs', type=int, default=3)
+  parser.add_argument('--latency-calls', type=int, default=200, help='timed one-sentence calls (default: %(default)s)')
   parser.add_argument('pipeline_flags', nargs='*', help='extra `tfx-lstm run sentiment` flags (after --)')
   args = parser.parse_args()
-  shared, out = pathlib.Path(args.shared), pathlib.Path(args.out)
+  out = args.out
   parts = set(args.part.split(','))
-  if not (shared / 'sentiment' / 'sst2' / 'train.tsv').exists():
-    print(f'SKIPPED: {shared}/sentiment/sst2 not found (the benchmark needs the full data in ../shared/data)')
-    return 0
+  if 'quality' in parts:
+    bench_common.require_data(args.data, bench_common.SST2_TRAIN, bench_common.SST2_DEV)
   results_path = out / 'results.json'
   results = json.loads(results_path.read_text()) if results_path.exists() else {}
+  run_id = None
   if 'quality' in parts:
     shutil.rmtree(out / 'root', ignore_errors=True)
-    results.update(quality_and_latency(shared, out, args.epochs, args.pipeline_flags))
+    results.update(quality_and_latency(args.data, out, args.epochs, args.pipeline_flags, args.latency_calls))
+    run_id = results['run_id']
   if 'throughput' in parts:
-    results.update(throughput(out, args.throughput_epochs))
+    results.update(throughput(out, args.throughput_epochs, run_id))
   if 'imdb' in parts:
     results.update(imdb_comparison(out, 30))  # epochs after the first cost ~0.3 s here; theirs runs 500 steps
   out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 On the first 50,000 pairs of the Tatoeba fra.txt:
 1. `tfx-lstm run translate` (hash split 90/10 by English sentence); corpus BLEU of the pushed model on the eval
-   split through its `translate_sentences` signature, and its latency for one sentence (p50/p90 over 200 calls).
+   split through its `translate_sentences` signature, and its latency for one sentence (p50/p90 over 200 calls,
+   --latency-calls).
 2. A plain Keras script of the seed's Example 3 on the same train/eval pairs (read back from the pipeline's
    ExampleGen output), the same epochs: TextVectorization, Embedding + LSTM
    with return_state -> decoder LSTM from the encoder states -> Dense softmax, rmsprop, batch 64; greedy
@@ -17,7 +18,9 @@ On the first 50,000 pairs of the Tatoeba fra.txt:
    (trainer.common.make_dataset + trim_padding + translate_trainer.build_model) vs the seed script's epochs,
    same model size (embedding and LSTM 256), same process.
 
-Usage: python -m bench.translate_bench [--pairs 50000] [--epochs 6] [pipeline flags after --]
+Usage: python -m bench.translate_bench --data DIR [--pairs 50000] [--epochs 6] [-- pipeline flags]
+DIR holds the full datasets as bench/README.md ("Data") lays them out; this script reads
+DIR/translation/fra-eng/fra.txt (not needed with --reuse).
 """
 import argparse
 import glob
@@ -29,23 +32,18 @@ import shutil
 import sys
 import time
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.forecast_bench import EpochTimer  # noqa: E402  pylint: disable=g-import-not-at-top
-from bench.sentiment_bench import _pushed_model, _run_pipeline  # noqa: E402  pylint: disable=g-import-not-at-top
+from bench import common as bench_common  # noqa: E402  pylint: disable=g-import-not-at-top
+from bench.common import EpochTimer  # noqa: E402  pylint: disable=g-import-not-at-top
 
 LATENT_DIM = 256  # the seed's latent_dim, also its embedding size
 
 
-def _split_pairs(root: pathlib.Path):
-  """(train, eval) lists of (source, target) from the pipeline's ExampleGen output."""
+def _split_pairs(run):
+  """(train, eval) lists of (source, target) from the run's ExampleGen output."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
-  run = run_summary.latest_run(str(root / 'metadata.sqlite'), 'tfx-lstm-translate')
   examples = next(a for a in run.outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)  # raw pairs
   split = {}
   for name in ('train', 'eval'):
@@ -62,44 +60,47 @@ def _bleu(hypotheses, references) -> float:
   return sacrebleu.corpus_bleu(list(hypotheses), [list(references)], lowercase=True).score
 
 
-def _latency(translate_one, sentence: str):
+def _latency(translate_one, sentence: str, calls: int = 200):
   import numpy as np  # pylint: disable=g-import-not-at-top
   for _ in range(10):
     translate_one(sentence)
   times = []
-  for _ in range(200):
+  for _ in range(calls):
     started = time.perf_counter()
     translate_one(sentence)
     times.append(time.perf_counter() - started)
   return 1000 * float(np.percentile(times, 50)), 1000 * float(np.percentile(times, 90))
 
 
-def ours(out: pathlib.Path, epochs: int, extra_flags, reuse: bool) -> dict:
+def ours(out: pathlib.Path, epochs: int, extra_flags, reuse: bool, latency_calls: int = 200) -> dict:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  seconds = None if reuse else _run_pipeline(
+  pipeline_run = None if reuse else bench_common.run_pipeline(
       'translate', ['--data', str(out / 'data'), '--pattern', 'fra_first.txt', '--root', str(out / 'root'),
                     '--epochs', str(epochs), *extra_flags])
-  train, evaluation = _split_pairs(out / 'root')
-  signature = tf.saved_model.load(_pushed_model(out / 'root', 'translate')).signatures['translate_sentences']
+  run = bench_common.read_run(out / 'root', 'translate', pipeline_run and pipeline_run.run_id)
+  train, evaluation = _split_pairs(run)
+  signature = tf.saved_model.load(bench_common.require_pushed(run)).signatures['translate_sentences']
   sources = [s for s, _ in evaluation]
   hypotheses = []
   for start in range(0, len(sources), 256):
     hypotheses += [t.decode() for t in signature(source=tf.constant(sources[start:start + 256]))['translation'].numpy()]
-  p50, p90 = _latency(lambda s: signature(source=tf.constant([s]))['translation'].numpy(), 'I am hungry.')
+  p50, p90 = _latency(lambda s: signature(source=tf.constant([s]))['translation'].numpy(), 'I am hungry.',
+                      latency_calls)
   (out / 'ours_translations.txt').write_text(
       '\n'.join(f'{s}\t{h}\t{r}' for (s, r), h in zip(evaluation, hypotheses)), encoding='utf-8')
-  timing = {} if seconds is None else {'ours_pipeline_seconds': round(seconds)}
-  return {**timing, 'train_pairs': len(train), 'eval_pairs': len(evaluation),
+  timing = {} if pipeline_run is None else {'ours_pipeline_seconds': round(pipeline_run.seconds)}
+  return {**timing, 'run_id': run.run_id, 'train_pairs': len(train), 'eval_pairs': len(evaluation),
           'ours_bleu': _bleu(hypotheses, [r for _, r in evaluation]),
           'ours_latency_ms_p50': p50, 'ours_latency_ms_p90': p90}
 
 
-def seed_script(out: pathlib.Path, epochs: int, vocab_sizes) -> dict:
-  """The seed's Example 3 as users write it, trained and decoded on the pipeline's split."""
+def seed_script(out: pathlib.Path, epochs: int, vocab_sizes, run_id=None, latency_calls: int = 200) -> dict:
+  """The seed's Example 3 as users write it, trained and decoded on the split of pipeline run `run_id` (default:
+  the latest translate run under out/root)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer.common import keras  # pylint: disable=g-import-not-at-top
-  train, evaluation = _split_pairs(out / 'root')
+  train, evaluation = _split_pairs(bench_common.read_run(out / 'root', 'translate', run_id))
   source_vocab, target_vocab = vocab_sizes
   max_len_encoder, max_len_decoder = 16, 17
   from preprocessing import text  # pylint: disable=g-import-not-at-top
@@ -164,7 +165,7 @@ def seed_script(out: pathlib.Path, epochs: int, vocab_sizes) -> dict:
   hypotheses = []
   for start in range(0, len(sources), 256):
     hypotheses += decode_batch(sources[start:start + 256])
-  p50, p90 = _latency(lambda s: decode_batch([s]), 'I am hungry.')
+  p50, p90 = _latency(lambda s: decode_batch([s]), 'I am hungry.', latency_calls)
   (out / 'seed_translations.txt').write_text(
       '\n'.join(f'{s}\t{h}\t{r}' for (s, r), h in zip(evaluation, hypotheses)), encoding='utf-8')
   return {'seed_bleu': _bleu(hypotheses, [r for _, r in evaluation]), 'seed_train_seconds': round(train_seconds),
@@ -173,12 +174,13 @@ def seed_script(out: pathlib.Path, epochs: int, vocab_sizes) -> dict:
           'seed_vocabularies': [num_encoder_tokens, num_decoder_tokens]}
 
 
-def our_throughput(out: pathlib.Path, epochs: int) -> dict:
-  """Pairs/s of this project's training path at the seed's size (embedding and LSTM 256), one replica."""
+def our_throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
+  """Pairs/s of this project's training path at the seed's size (embedding and LSTM 256), one replica, on the
+  transformed train split of run `run_id` (default: the latest translate run under out/root)."""
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   from trainer import common, translate_trainer  # pylint: disable=g-import-not-at-top
-  run = run_summary.latest_run(str(out / 'root' / 'metadata.sqlite'), 'tfx-lstm-translate')
+  from trainer.hyperparameters import STEPS_PER_EXECUTION  # pylint: disable=g-import-not-at-top
+  run = bench_common.read_run(out / 'root', 'translate', run_id)
   config = json.loads(run.properties['Trainer']['custom_config'])
   transformed = next(a for a in run.outputs['Examples'] if '/Transform/' in a.uri)
   tft_output = tft.TFTransformOutput(run.outputs['TransformGraph'][0].uri)
@@ -188,7 +190,7 @@ def our_throughput(out: pathlib.Path, epochs: int) -> dict:
   source_vocab, target_vocab = translate_trainer.vocabulary_sizes(tft_output, config['num_oov_buckets'])
   seq2seq = translate_trainer.build_model(source_vocab, target_vocab, config['max_target_length'],
                                           embedding_dim=LATENT_DIM, units=LATENT_DIM)
-  translate_trainer.compile_model(seq2seq, 1e-3, common.STEPS_PER_EXECUTION)
+  translate_trainer.compile_model(seq2seq, 1e-3, STEPS_PER_EXECUTION)
   timer = EpochTimer()
   seq2seq.training.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer.callback])
   return {'ours_pairs_per_s': timer.windows_per_second(pairs), 'ours_vocabularies': [source_vocab, target_vocab]}
@@ -196,38 +198,40 @@ def our_throughput(out: pathlib.Path, epochs: int) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--shared', default=str(REPO.parent / 'shared' / 'data'))
-  parser.add_argument('--out', default=str(REPO / 'bench' / 'out' / 'translate'))
+  bench_common.add_data_flag(parser)
+  parser.add_argument('--out', type=pathlib.Path, default=REPO / 'bench' / 'out' / 'translate')
   parser.add_argument('--part', default='ours,seed,throughput')
   parser.add_argument('--pairs', type=int, default=50_000)
   parser.add_argument('--epochs', type=int, default=6)
   parser.add_argument('--throughput-epochs', type=int, default=3)
+  parser.add_argument('--latency-calls', type=int, default=200, help='timed one-sentence calls (default: %(default)s)')
   parser.add_argument('--reuse', action='store_true', help='score the last pipeline run instead of running it')
   parser.add_argument('pipeline_flags', nargs='*', help='extra `tfx-lstm run translate` flags (after --)')
   args = parser.parse_args()
-  shared, out = pathlib.Path(args.shared), pathlib.Path(args.out)
-  source = shared / 'translation' / 'fra-eng' / 'fra.txt'
-  if not source.exists():
-    print(f'SKIPPED: {source} not found (the benchmark needs the full data in ../shared/data)')
-    return 0
+  out = args.out
   parts = set(args.part.split(','))
+  run_new = 'ours' in parts and not args.reuse
+  if run_new:
+    (source,) = bench_common.require_data(args.data, bench_common.FRA_ENG_TXT)
   results_path = out / 'results.json'
   results = json.loads(results_path.read_text()) if results_path.exists() else {}
+  run_id = None
   if 'ours' in parts:
-    if not args.reuse:
+    if run_new:
       shutil.rmtree(out / 'root', ignore_errors=True)
       (out / 'data').mkdir(parents=True, exist_ok=True)
       lines = source.read_text(encoding='utf-8').split('\n')[:args.pairs]
       (out / 'data' / 'fra_first.txt').write_text('\n'.join(lines) + '\n', encoding='utf-8')
       results.update({'pairs': args.pairs, 'epochs': args.epochs, 'ours_flags': args.pipeline_flags})
-    results.update(ours(out, args.epochs, args.pipeline_flags, args.reuse))
+    results.update(ours(out, args.epochs, args.pipeline_flags, args.reuse, args.latency_calls))
+    run_id = results['run_id']
     results_path.write_text(json.dumps(results, indent=1))
   if 'seed' in parts:
-    results.update(seed_script(out, args.epochs, (8000, 10000)))
+    results.update(seed_script(out, args.epochs, (8000, 10000), run_id, args.latency_calls))
     results['bleu_ratio'] = results['ours_bleu'] / results['seed_bleu'] if results['seed_bleu'] else float('inf')
     results_path.write_text(json.dumps(results, indent=1))
   if 'throughput' in parts:
-    results.update(our_throughput(out, args.throughput_epochs))
+    results.update(our_throughput(out, args.throughput_epochs, run_id))
     results['throughput_ratio'] = results['ours_pairs_per_s'] / results['seed_pairs_per_s']
   out.mkdir(parents=True, exist_ok=True)
   results_path.write_text(json.dumps(results, indent=1))

@@ -7,7 +7,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from preprocessing import forecast_transform
 
 CONFIG = {'numeric_features': ['y', 'x'], 'categorical_features': ['wind'], 'target_feature': 'y',
-          'num_oov_buckets': 1}
+          'time_feature': '', 'num_oov_buckets': 1}
 
 
 def _preprocessing_fn(inputs):

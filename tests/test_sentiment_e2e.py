@@ -86,7 +86,7 @@ def _bad_data(tmp_path, train_lines: bytes):
     (b'text\tlabel\ngood .\t1\n \t0\n', "train.tsv line 3: empty 'text'"),
     (b'text\tlabel\ngood .\t1\nbad .\t2\n', "train.tsv line 3: 'label' is 2, expected one of [0, 1]"),
     (b'text\tlabel\ngood .\tyes\n', "train.tsv line 2: 'label' is 'yes', not an integer"),
-    (b'text\tlabel\ncaf\xe9 .\t1\n', 'train.tsv line 2: not valid UTF-8 (byte 0xe9 at byte 4)'),
+    (b'text\tlabel\ncaf\xe9 .\t1\n', 'train.tsv line 2: not valid UTF-8 (byte 0xe9 at byte 4 of the line)'),
     (b'sentence\tlabel\ngood .\t1\n', "train.tsv: column(s) 'text' not found; the header has: sentence, label "
      '(tab-separated, no quoting)'),
     (b'text\tlabel\ngood . no tab 1\n', 'train.tsv line 2: 1 field(s)'),

@@ -1,0 +1,280 @@
+"""Smoke tests of the bench scripts (bench/*_bench.py): each one end to end, in a fresh process as a user runs
+it, on tiny data this file writes laid out like the full-data `--data` directory (from the bundled samples in
+data/), with few rows, epochs and timed calls. They check that the scripts still run against the current
+pipeline, CLI output and run records and write their results, not the numbers.
+
+The bench processes are started together (they are mostly single-threaded start-up and tracing, so two cores
+take them in about half the time) when the first end-to-end test here asks for them; each test waits for its
+own. Not covered: the sentiment bench's comparison with TFX's IMDB example (`--part imdb`), which runs that
+example's own pipeline with its fixed 500 training steps (about 2 minutes); its data conversion is tested here.
+"""
+import csv
+import importlib.util
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BUNDLED = REPO / 'data'
+TIMEOUT = 1200  # seconds per bench process; they take 1-3 minutes here, more when other tests share the cores
+
+# Tiny Beijing data: two stretches of the bundled 2013-2014 sample around the benchmark's split dates
+# (eval from 2013-07-01, test from 2014-01-01), so the benchmark runs with its own flags. The gap between them
+# is dropped by the windowing like any other gap.
+BEIJING_STRETCHES = (('2013-06-18', '2013-07-05'), ('2013-12-24', '2014-01-05'))
+SENTIMENT_TRAIN_ROWS, SENTIMENT_DEV_ROWS = 400, 80
+TRANSLATE_LINES, TRANSLATE_PAIRS = 600, 500
+
+TINY = ['--epochs', '1', '--throughput-epochs', '2']
+
+
+def _write_tiny_beijing(path: pathlib.Path) -> int:
+  """Bundled rows of BEIJING_STRETCHES in the source's layout (year, month, day, hour columns; NA)."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  rows = 0
+  with open(BUNDLED / 'beijing_pm25' / 'beijing_pm25_2013_2014.csv', newline='') as src, \
+       open(path, 'w', newline='') as dst:
+    writer = csv.writer(dst, lineterminator='\r\n')
+    writer.writerow(['No', 'year', 'month', 'day', 'hour', 'pm2.5', 'DEWP', 'TEMP', 'PRES', 'cbwd', 'Iws', 'Is',
+                     'Ir'])
+    for row in csv.DictReader(src):
+      day = row['datetime'][:10]
+      if not any(start <= day < end for start, end in BEIJING_STRETCHES):
+        continue
+      rows += 1
+      year, month, rest = row['datetime'].split('-')
+      writer.writerow([rows, int(year), int(month), int(rest[:2]), int(rest[3:5])]
+                      + [row[c] or 'NA' for c in ('pm2.5', 'DEWP', 'TEMP', 'PRES', 'cbwd', 'Iws', 'Is', 'Ir')])
+  return rows
+
+
+def _write_tiny_sst2(directory: pathlib.Path) -> None:
+  """Leading rows of the bundled SST-2 sample with the source's header (sentence, label)."""
+  directory.mkdir(parents=True, exist_ok=True)
+  for name, keep in (('train.tsv', SENTIMENT_TRAIN_ROWS), ('dev.tsv', SENTIMENT_DEV_ROWS)):
+    lines = (BUNDLED / 'sst2' / name).read_text(encoding='utf-8').splitlines()
+    (directory / name).write_text('\n'.join(['sentence\tlabel'] + lines[1:keep + 1]) + '\n', encoding='utf-8')
+
+
+def _write_tiny_fra(path: pathlib.Path) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  lines = (BUNDLED / 'fra_eng' / 'fra_eng_sample.txt').read_text(encoding='utf-8').splitlines()
+  path.write_text('\n'.join(lines[:TRANSLATE_LINES]) + '\n', encoding='utf-8')
+
+
+def make_tiny_data(directory: pathlib.Path) -> pathlib.Path:
+  """A --data directory with tiny versions of the three full datasets, at the paths the scripts read."""
+  from bench import common  # pylint: disable=g-import-not-at-top
+  _write_tiny_beijing(directory / common.BEIJING_CSV)
+  _write_tiny_sst2((directory / common.SST2_TRAIN).parent)
+  _write_tiny_fra(directory / common.FRA_ENG_TXT)
+  return directory
+
+
+def _bench_command(script: str, *args: str):
+  return [sys.executable, '-m', f'bench.{script}', *args]
+
+
+def _bench_commands(data: pathlib.Path, work: pathlib.Path):
+  """Each script's command line on the tiny data, writing under `work`."""
+  return {
+      'forecast_bench': _bench_command(
+          'forecast_bench', '--data', str(data), '--out', str(work / 'forecast'), *TINY,
+          '--', '--units', '8', '--min-skill', '-1000'),
+      'sentiment_bench': _bench_command(
+          'sentiment_bench', '--data', str(data), '--out', str(work / 'sentiment'), '--part', 'quality,throughput',
+          '--latency-calls', '20', *TINY, '--', '--vocab-size', '500', '--units', '8', '--min-auc', '0'),
+      'translate_bench': _bench_command(
+          'translate_bench', '--data', str(data), '--out', str(work / 'translate'), '--pairs', str(TRANSLATE_PAIRS),
+          '--latency-calls', '5', *TINY, '--', '--units', '16', '--embedding-dim', '16', '--min-bleu', '-1'),
+      'beam_bench': _bench_command(
+          'beam_bench', '--data', str(data), '--out', str(work / 'beam'), '--results',
+          str(work / 'beam_results.json'), '--epochs', '1',
+          '--mode', 'in_memory=',
+          '--mode', 'multi_processing_2=--direct_running_mode=multi_processing --direct_num_workers=2',
+          '--', '--units', '8', '--min-skill', '-1000'),
+  }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fast checks (no pipeline).
+
+@pytest.mark.parametrize('script', ['forecast_bench', 'sentiment_bench', 'translate_bench', 'beam_bench'])
+def test_missing_data_is_an_error_naming_the_layout(script, tmp_path):
+  result = subprocess.run(_bench_command(script, '--data', str(tmp_path / 'absent')), cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert 'not found' in result.stderr and 'bench/README.md' in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize('script', ['forecast_bench', 'sentiment_bench', 'translate_bench', 'beam_bench'])
+def test_data_flag_has_no_default(script):
+  result = subprocess.run(_bench_command(script), cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2 and '--data DIR is required' in result.stderr, result.stdout + result.stderr
+
+
+def test_make_bench_without_the_data_directory_fails_clearly(tmp_path):
+  # -o: never (re)install the venv from this test.
+  result = subprocess.run(['make', '-s', '-o', '.venv/.installed', 'bench', f'DATA={tmp_path / "absent"}'],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0
+  assert str(tmp_path / 'absent') in result.stderr and 'bench/README.md' in result.stderr, result.stderr
+
+
+def test_no_bench_file_points_at_a_shared_folder():
+  for path in sorted((REPO / 'bench').glob('*.py')) + [REPO / 'bench' / 'README.md']:
+    assert 'shared' not in path.read_text(encoding='utf-8'), path
+
+
+def test_cli_output_parsing():
+  from bench import common  # pylint: disable=g-import-not-at-top
+  text = ('tfx-lstm forecast: 1,800 rows in 1 file(s) of /d\n'
+          '  run forecast-20261126T101500-3fa2\n'
+          '  full log: /r/logs/forecast-20261126T101500-3fa2.log\n'
+          '  [ 1/12] FileBasedExampleGen        done      1.8s\n'
+          '  [ 7/12] Trainer                    epoch 1/2  loss 0.0154  eval mae 0.2033  3s left\n'
+          '  [ 7/12] Trainer                    done     26.7s\n'
+          '  [12/12] ForecastTestScore          cached    0.7s\n'
+          'pipeline finished in 69s\n'
+          'summary of run forecast-20261126T101500-3fa2\n')
+  parsed = common.parse_cli_output(text)
+  assert parsed['run_id'] == 'forecast-20261126T101500-3fa2'
+  assert parsed['pipeline_seconds'] == 69
+  assert parsed['components'] == [
+      {'index': 1, 'name': 'FileBasedExampleGen', 'status': 'done', 'seconds': 1.8},
+      {'index': 7, 'name': 'Trainer', 'status': 'done', 'seconds': 26.7},
+      {'index': 12, 'name': 'ForecastTestScore', 'status': 'cached', 'seconds': 0.7}]
+
+
+def test_beam_bench_table():
+  from bench import beam_bench  # pylint: disable=g-import-not-at-top
+  component = lambda name, seconds: {'index': 1, 'name': name, 'status': 'done', 'seconds': seconds}  # noqa: E731
+  modes = [{'name': name, 'components': [component('Transform', t), component('Trainer', 20.0)],
+            'beam_components_seconds': t, 'components_seconds': t + 20, 'pipeline_seconds': t + 25,
+            'process_seconds': t + 30} for name, t in (('in_memory', 10.0), ('multi_processing_2', 30.0))]
+  text = beam_bench.table(modes)
+  assert '| component | in_memory | multi_processing_2 |' in text
+  assert '| Transform (Beam) | 10.0 s | 30.0 s |' in text and '| Trainer | 20.0 s | 20.0 s |' in text
+  assert beam_bench.parse_mode('in_memory=') == ('in_memory', ())
+  assert beam_bench.parse_mode('mp=--a=1 --b=2') == ('mp', ('--a=1', '--b=2'))
+
+
+def test_imdb_reviews_become_tab_separated_rows(tmp_path):
+  from bench import sentiment_bench  # pylint: disable=g-import-not-at-top
+  imdb = pathlib.Path(importlib.util.find_spec('tfx.examples.imdb').submodule_search_locations[0])
+  rows = sentiment_bench.imdb_reviews_to_tsv(imdb / 'data' / 'imdb_small_with_labels.txt', tmp_path / 'r.tsv')
+  lines = (tmp_path / 'r.tsv').read_text(encoding='utf-8').splitlines()
+  assert rows == 100 and len(lines) == 101 and lines[0] == 'text\tlabel'
+  assert all(re.fullmatch(r'[^\t]+\t[01]', line) for line in lines[1:])
+
+
+def test_tiny_data_has_the_full_data_layout(tmp_path):
+  from bench import common  # pylint: disable=g-import-not-at-top
+  data = make_tiny_data(tmp_path)
+  assert common.require_data(data, common.BEIJING_CSV, common.SST2_TRAIN, common.SST2_DEV, common.FRA_ENG_TXT)
+  header = (data / common.BEIJING_CSV).read_text().splitlines()[0]
+  assert header == 'No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir'
+  assert (data / common.SST2_DEV).read_text().startswith('sentence\tlabel\n')
+
+
+# ----------------------------------------------------------------------------------------------------
+# End to end: every bench script on the tiny data.
+
+class _Launched:
+  """The bench processes, started together the first time an end-to-end test asks for one."""
+
+  def __init__(self, data: pathlib.Path, work: pathlib.Path):
+    self.work, self.processes, self.started = work, {}, time.time()
+    env = dict(os.environ, TF_USE_LEGACY_KERAS='1', PYTHONUNBUFFERED='1')
+    for name, command in _bench_commands(data, work).items():
+      log = open(work / f'{name}.log', 'w')  # pylint: disable=consider-using-with
+      self.processes[name] = (subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env),
+                              log)
+
+  def wait(self, name: str) -> str:
+    """The script's output once it has finished; fails the test if it failed."""
+    process, log = self.processes[name]
+    try:
+      status = process.wait(timeout=max(1, TIMEOUT - (time.time() - self.started)))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+      status = 'timeout'
+    log.close()
+    output = (self.work / f'{name}.log').read_text()
+    assert status == 0, f'{name} exit status {status}:\n{output[-6000:]}'
+    return output
+
+  def stop(self):
+    for process, log in self.processes.values():
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+      log.close()
+
+
+@pytest.fixture(scope='module')
+def launched(tmp_path_factory):
+  work = tmp_path_factory.mktemp('bench_smoke')
+  processes = _Launched(make_tiny_data(work / 'data'), work)
+  yield processes
+  processes.stop()
+
+
+def _results(path: pathlib.Path) -> dict:
+  return json.loads(path.read_text())
+
+
+@pytest.mark.e2e
+def test_forecast_bench(launched):
+  output = launched.wait('forecast_bench')
+  assert re.search(r'^\s+run forecast-\S+$', output, re.M)
+  results = _results(launched.work / 'forecast' / 'results.json')
+  assert results['run_id'].startswith('forecast-')
+  assert results['test_windows'] > 0 and results['mae'] > 0 and results['persistence_mae'] > 0
+  assert results['train_windows'] > 0 and results['throughput_ratio_batch32'] > 0
+  assert results['pushed'] is True
+
+
+@pytest.mark.e2e
+def test_sentiment_bench(launched):
+  launched.wait('sentiment_bench')
+  results = _results(launched.work / 'sentiment' / 'results.json')
+  assert results['run_id'].startswith('sentiment-')
+  assert results['dev_sentences'] == SENTIMENT_DEV_ROWS and 0 <= results['dev_accuracy'] <= 1
+  assert results['latency_ms_p50'] > 0 and results['train_sentences'] == SENTIMENT_TRAIN_ROWS
+  assert results['throughput_ratio'] > 0
+
+
+@pytest.mark.e2e
+def test_translate_bench(launched):
+  launched.wait('translate_bench')
+  results = _results(launched.work / 'translate' / 'results.json')
+  assert results['run_id'].startswith('translate-') and results['pairs'] == TRANSLATE_PAIRS
+  assert results['train_pairs'] + results['eval_pairs'] == TRANSLATE_PAIRS
+  for key in ('ours_bleu', 'seed_bleu', 'ours_latency_ms_p50', 'seed_latency_ms_p50', 'throughput_ratio'):
+    assert results[key] >= 0, key
+  assert (launched.work / 'translate' / 'seed_translations.txt').exists()
+
+
+@pytest.mark.e2e
+def test_beam_bench(launched):
+  output = launched.wait('beam_bench')
+  results = _results(launched.work / 'beam_results.json')
+  assert results == _results(launched.work / 'beam' / 'results.json')
+  assert results['machine']['nproc'] >= 1 and results['rows'] > 0
+  names = [mode['name'] for mode in results['modes']]
+  assert names == ['in_memory', 'multi_processing_2']
+  for mode in results['modes']:
+    components = {c['name']: c for c in mode['components']}
+    assert {'FileBasedExampleGen', 'Transform', 'Trainer', 'Evaluator', 'Pusher'} <= set(components), mode
+    assert all(c['status'] == 'done' for c in components.values())
+    assert mode['run_id'].startswith('forecast-') and mode['beam_components_seconds'] > 0
+  assert results['modes'][1]['beam_args'] == ['--direct_running_mode=multi_processing', '--direct_num_workers=2']
+  assert '| Transform (Beam) |' in output
