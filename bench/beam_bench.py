@@ -67,8 +67,10 @@ def run_mode(name: str, beam_args, data_dir: pathlib.Path, out: pathlib.Path, ep
   """One pipeline run from a fresh root under out/NAME; its per-component and total times."""
   root = out / name / 'root'
   shutil.rmtree(out / name, ignore_errors=True)
+  load_before = os.getloadavg()[0]  # other work on the machine skews the times; the load average shows it
   run = bench_common.run_pipeline('forecast', forecast_bench.pipeline_flags(data_dir, root, epochs, 1, extra),
                                   beam_args)
+  load_after = os.getloadavg()[0]
   record = bench_common.read_run(root, 'forecast', run.run_id)
   not_executed = sorted(node for node, states in record.execution_states.items() if set(states) != {'COMPLETE'})
   if not_executed:
@@ -77,7 +79,8 @@ def run_mode(name: str, beam_args, data_dir: pathlib.Path, out: pathlib.Path, ep
   return {'name': name, 'beam_args': list(beam_args), 'run_id': run.run_id,
           'components': run.components, 'beam_components_seconds': round(beam_seconds, 1),
           'components_seconds': round(sum(c['seconds'] for c in run.components), 1),
-          'pipeline_seconds': run.pipeline_seconds, 'process_seconds': round(run.seconds, 1)}
+          'pipeline_seconds': run.pipeline_seconds, 'process_seconds': round(run.seconds, 1),
+          'load_average_1min': [round(load_before, 2), round(load_after, 2)]}
 
 
 def table(modes: List[dict]) -> str:

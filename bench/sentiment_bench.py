@@ -55,7 +55,7 @@ def quality_and_latency(data: pathlib.Path, out: pathlib.Path, epochs: int, extr
   sentences, labels = [r[0] for r in rows], np.array([int(r[1]) for r in rows])
   probabilities = classify(text=tf.constant(sentences))['probability'].numpy()
   one = tf.constant(['a gripping , beautifully acted and surprisingly funny film .'])
-  for _ in range(20):
+  for _ in range(min(20, latency_calls)):  # warm-up
     classify(text=one)
   latencies = []
   for _ in range(latency_calls):

@@ -62,7 +62,7 @@ def _bleu(hypotheses, references) -> float:
 
 def _latency(translate_one, sentence: str, calls: int = 200):
   import numpy as np  # pylint: disable=g-import-not-at-top
-  for _ in range(10):
+  for _ in range(min(10, calls)):  # warm-up
     translate_one(sentence)
   times = []
   for _ in range(calls):

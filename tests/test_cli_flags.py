@@ -55,3 +55,22 @@ def test_help_is_quick_to_import():
           'print(sorted(m for m in ("tensorflow", "tfx", "apache_beam") if m in sys.modules))')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
   assert result.stdout.strip() == '[]'
+
+
+def test_forecast_flags_split_between_transform_and_trainer():
+  args = cli.build_parser().parse_args(['run', 'forecast', '--no-calendar-features', '--epochs', '3'])
+  task = cli._check_forecast(args).build_task()
+  assert task.transform_config['time_feature'] == '' and 'hyperparameters' not in task.transform_config
+  assert task.trainer_config['hyperparameters']['epochs'] == 3 and task.trainer_config['time_feature'] == ''
+  default = cli._check_forecast(cli.build_parser().parse_args(['run', 'forecast'])).build_task()
+  assert default.transform_config['time_feature'] == 'datetime'
+
+
+@pytest.mark.parametrize('flag,delimiter,quoting', [('tab', '\t', False), ('\\t', '\t', False), (',', ',', True)])
+def test_sentiment_delimiter_flag(tmp_path, flag, delimiter, quoting):
+  separator = '\t' if delimiter == '\t' else ','
+  (tmp_path / 'train.txt').write_text(f'text{separator}label\ngood{separator}1\n')
+  (tmp_path / 'dev.txt').write_text(f'text{separator}label\nbad{separator}0\n')
+  args = cli.build_parser().parse_args(['run', 'sentiment', '--data', str(tmp_path), '--delimiter', flag])
+  text_format = cli._check_sentiment(args).build_task().text_format
+  assert (text_format.delimiter, text_format.quoting) == (delimiter, quoting)

@@ -19,10 +19,10 @@ TINY_SENTIMENT = ['--epochs', '1', '--units', '8', '--embedding-dim', '8', '--mi
 
 @pytest.fixture(scope='module')
 def sentiment_data(tmp_path_factory):
+  """The pooled-TSV layout: one tab-separated file, hash-split 90/10 by the pipeline."""
   directory = tmp_path_factory.mktemp('sst2_tiny')
-  for name, lines in (('train.tsv', 400), ('dev.tsv', 100)):
-    with open(os.path.join(REPO, 'data', 'sst2', name), encoding='utf-8') as f:
-      (directory / name).write_text(''.join(f.readlines()[:lines + 1]), encoding='utf-8')
+  with open(os.path.join(REPO, 'data', 'sst2', 'train.tsv'), encoding='utf-8') as f:
+    (directory / 'sentences.tsv').write_text(''.join(f.readlines()[:501]), encoding='utf-8')
   return str(directory)
 
 
@@ -50,6 +50,7 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   first_out, first_err = first.communicate(timeout=900)
   queued_out, queued_err = queued.communicate(timeout=900)
   assert first.returncode == 0, first_out + first_err
+  assert '1 *.tsv file(s), hash split 90/10 into train/eval; tab-separated, no quoting' in first_out
   assert queued.returncode == 0, queued_out + queued_err
   assert f'waiting for the sentiment run of pid {first.pid}' in queued_out
 

@@ -143,8 +143,9 @@ def test_quoted_csv_pool_is_read_unquoted_and_hash_split(csv_run):
   tokens = _examples(transformed, split)[index].features.feature['tokens'].int64_list.value
   model = tf.saved_model.load(os.path.join(root, 'serving', 'sentiment', os.listdir(
       os.path.join(root, 'serving', 'sentiment'))[0]))
-  example = tf.train.Example(features=tf.train.Features(feature={'text': tf.train.Feature(
-      bytes_list=tf.train.BytesList(value=[QUOTED.encode()]))}))
+  example = tf.train.Example(features=tf.train.Features(feature={
+      'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[QUOTED.encode()])),
+      'label': tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}))
   expected = model.signatures['transform_features'](examples=tf.constant([example.SerializeToString()]))['tokens']
   assert list(tokens) == list(expected.numpy()[0])
   assert sum(1 for t in tokens if t) == len(QUOTED.split())  # the commas are tokens, the quotes are dropped
