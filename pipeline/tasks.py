@@ -48,14 +48,20 @@ class TaskSpec:
   score_test_split: bool = False  # the held-out test split is scored after the push (forecast)
 
 
-def _configs(preprocessing_fn: str, run_fn: str, transform_values: Dict[str, Any], trainer_values: Dict[str, Any],
-             hyperparameters) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-  """Transform's and the Trainer's custom_config, each with its code fingerprint. The Trainer also sees what
-  Transform was configured with (it sizes inputs from it); changes there re-run Transform anyway."""
-  transform_config = {**transform_values, CODE_KEY: code_fingerprint(preprocessing_fn)}
-  trainer_config = {**transform_values, **trainer_values, 'hyperparameters': dataclasses.asdict(hyperparameters),
-                    CODE_KEY: code_fingerprint(run_fn)}
-  return transform_config, trainer_config
+def _code(task_name: str, transform_values: Dict[str, Any], trainer_values: Dict[str, Any],
+          hyperparameters) -> Dict[str, Any]:
+  """The TaskSpec fields for the task's code: its `preprocessing_fn` and `run_fn` by dotted path, and their configs,
+  each with its code fingerprint. The Trainer also sees what Transform was configured with (it sizes inputs from
+  it); changes there re-run Transform anyway."""
+  preprocessing_fn = f'preprocessing.{task_name}_transform.preprocessing_fn'
+  run_fn = f'trainer.{task_name}_trainer.run_fn'
+  return {
+      'preprocessing_fn': preprocessing_fn,
+      'run_fn': run_fn,
+      'transform_config': {**transform_values, CODE_KEY: code_fingerprint(preprocessing_fn)},
+      'trainer_config': {**transform_values, **trainer_values,
+                         'hyperparameters': dataclasses.asdict(hyperparameters), CODE_KEY: code_fingerprint(run_fn)},
+  }
 
 
 def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat,
@@ -64,8 +70,6 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
                   gate: ForecastGate = ForecastGate()) -> TaskSpec:
   """The forecast task for CSV rows described by `window_config`, read with `text_format`."""
   key = windowing.feature_key
-  preprocessing_fn, run_fn = ('preprocessing.forecast_transform.preprocessing_fn',
-                              'trainer.forecast_trainer.run_fn')
   transform_values = {
       'numeric_features': [key(c) for c in window_config.numeric_features],
       'categorical_features': [key(c) for c in window_config.categorical_features],
@@ -88,8 +92,6 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
           'categorical_features': [key(c) for c in window_config.categorical_features],
       },
   }
-  transform_config, trainer_config = _configs(preprocessing_fn, run_fn, transform_values, trainer_values,
-                                              hyperparameters)
   slices = [tfma.SlicingSpec(),
             tfma.SlicingSpec(feature_keys=[windowing.TARGET_MONTH_KEY]),
             tfma.SlicingSpec(feature_keys=[windowing.TARGET_HOUR_KEY])]
@@ -118,12 +120,9 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
       name='forecast',
       input_splits=(('rows', '*.csv'),),
       text_format=text_format,
-      preprocessing_fn=preprocessing_fn,
-      run_fn=run_fn,
-      transform_config=transform_config,
-      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=windowing.SPLITS,
+      **_code('forecast', transform_values, trainer_values, hyperparameters),
       window_config=window_config,
       score_test_split=True,
   )
@@ -144,11 +143,6 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextF
                    hyperparameters: SentimentHyperparameters = SentimentHyperparameters(),
                    gate: SentimentGate = SentimentGate()) -> TaskSpec:
   """The sentiment task for delimited files with a header, a text column and a 0/1 label column."""
-  preprocessing_fn, run_fn = ('preprocessing.sentiment_transform.preprocessing_fn',
-                              'trainer.sentiment_trainer.run_fn')
-  transform_config, trainer_config = _configs(
-      preprocessing_fn, run_fn, {'text_column': text_column, 'label_column': label_column,
-                                 **dataclasses.asdict(options)}, {}, hyperparameters)
   auc_gate = _higher_is_better_gate(gate.min_auc, gate.max_auc_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=label_column,
@@ -166,12 +160,10 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextF
       input_splits=input_splits,
       hash_splits=hash_splits,
       text_format=text_format,
-      preprocessing_fn=preprocessing_fn,
-      run_fn=run_fn,
-      transform_config=transform_config,
-      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
+      **_code('sentiment', {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(options)},
+              {}, hyperparameters),
   )
 
 
@@ -181,11 +173,6 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
                    gate: TranslateGate = TranslateGate()) -> TaskSpec:
   """The translate task for header-less tab-separated pair files (source, target, any extra fields ignored),
   hash-split 90/10 into train/eval by source sentence."""
-  preprocessing_fn, run_fn = ('preprocessing.translate_transform.preprocessing_fn',
-                              'trainer.translate_trainer.run_fn')
-  transform_config, trainer_config = _configs(
-      preprocessing_fn, run_fn, {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
-                                 **dataclasses.asdict(options)}, {}, hyperparameters)
   bleu_gate = _higher_is_better_gate(gate.min_bleu, gate.max_bleu_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
@@ -202,10 +189,8 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
       hash_splits=(('train', 9), ('eval', 1)),
       partition_feature=SOURCE_COLUMN,
       text_format=text_format,
-      preprocessing_fn=preprocessing_fn,
-      run_fn=run_fn,
-      transform_config=transform_config,
-      trainer_config=trainer_config,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
+      **_code('translate', {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
+                            **dataclasses.asdict(options)}, {}, hyperparameters),
   )

@@ -103,6 +103,9 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   executed, cached = run.nodes_in_state('COMPLETE'), run.nodes_in_state('CACHED')
   print(f'summary of run {run.run_id}')
   print(f'  components  {len(executed)} executed, {len(cached)} from cache')
+  failed = run.nodes_in_state('FAILED')
+  if failed:
+    print(f"  failed      {', '.join(failed)} (see the run's log)")
 
   report_artifact = run.output('TfxLstmWindowReport')
   if report_artifact is not None:
@@ -142,7 +145,9 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   if infra is not None and not run_record.artifact_property(infra, 'blessed'):
     print(f"  smoke test  FAILED: {run_record.artifact_property(infra, 'reason')}")
   pushed = run.output('PushedModel')
-  if run_record.artifact_property(pushed, 'pushed'):
+  if pushed is None:
+    print('  pushed      no (the run stopped before Pusher)')
+  elif run_record.artifact_property(pushed, 'pushed'):
     print(f"  pushed      {run_record.artifact_property(pushed, 'pushed_destination')}")
   else:
     blessed = run_record.artifact_property(run.output('ModelBlessing'), 'blessed')
