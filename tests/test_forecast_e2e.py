@@ -182,6 +182,9 @@ def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_pa
   run = read_run_of(str(tmp_path), result)
   assert run.execution_states['TimeSeriesWindowGen'] == ['FAILED']
   assert 'Transform' not in run.execution_states
+  summary = run_cli('summary', '--root', str(tmp_path), '--run', run.run_id)
+  assert 'failed      TimeSeriesWindowGen' in summary.stdout, summary.stdout + summary.stderr
+  assert 'pushed      no (the run stopped before Pusher)' in summary.stdout
 
 
 @pytest.fixture(scope='module')
