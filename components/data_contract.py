@@ -114,12 +114,14 @@ class TextFormat:
 CSV_EXTENSION = '.csv'
 
 
-def format_for(path_or_extension: str, delimiter: Optional[str] = None) -> Tuple[str, bool]:
-  """(delimiter, quoting) for a file: a `.csv` file is comma-separated with CSV quoting unless a delimiter is
-  given; anything else is tab-separated without quoting. A comma always means CSV quoting."""
+def format_for(path: str, delimiter: Optional[str] = None) -> Tuple[str, bool]:
+  """(delimiter, quoting) for a file: a `.csv` file follows CSV quoting rules, comma-separated unless another
+  delimiter is given (`;` as some spreadsheet exports write it); any other file is tab-separated unless told
+  otherwise, without quoting rules. A comma always means CSV quoting."""
+  is_csv = path.lower().endswith(CSV_EXTENSION)
   if delimiter is None:
-    delimiter = ',' if path_or_extension.lower().endswith(CSV_EXTENSION) else '\t'
-  return delimiter, delimiter == ','
+    delimiter = ',' if is_csv else '\t'
+  return delimiter, is_csv or delimiter == ','
 
 
 def _decode(content: bytes, name: str) -> str:
@@ -136,7 +138,8 @@ def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[in
   """(first line number, fields) of every non-blank record."""
   if text_format.max_line_chars:
     for number, line in enumerate(text.split('\n'), start=1):
-      if len(line.rstrip('\r')) > text_format.max_line_chars:
+      line = line.rstrip('\r')
+      if len(line) > text_format.max_line_chars:
         raise DataContractError(f'{name} line {number}: {len(line):,} characters, more than the '
                                 f'{text_format.max_line_chars:,} allowed for one record (raise the limit if such '
                                 'lines are intended)')
@@ -146,8 +149,9 @@ def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[in
       if line.strip():
         yield number, line.split(text_format.delimiter)
     return
+  # skipinitialspace: `"a", "b"` (a space after the delimiter) still reads as two quoted fields.
   reader = csv.reader(io.StringIO(text, newline=''), delimiter=text_format.delimiter, quotechar='"',
-                      doublequote=True, strict=True)
+                      doublequote=True, skipinitialspace=True, strict=True)
   last_line = 0
   while True:
     try:
@@ -177,7 +181,7 @@ def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[T
     where = f'{name} line {number}'
     if columns is None:
       columns = [c.strip() for c in fields]
-      _check_header(columns, name, text_format)
+      _check_header(columns, where, name, text_format)
       continue
     if len(fields) < len(columns) or (text_format.header and len(fields) > len(columns)):
       raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), expected '
@@ -205,12 +209,12 @@ def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[T
     raise DataContractError(f'{name} is empty: expected a header row')
 
 
-def _check_header(columns: List[str], name: str, text_format: TextFormat) -> None:
+def _check_header(columns: List[str], where: str, name: str, text_format: TextFormat) -> None:
   if any(not c for c in columns):
-    raise DataContractError(f'{name} line 1: the header has an empty column name: {columns}')
+    raise DataContractError(f'{where}: the header has an empty column name: {columns}')
   duplicates = sorted({c for c in columns if columns.count(c) > 1})
   if duplicates:
-    raise DataContractError(f'{name} line 1: column name(s) {", ".join(map(repr, duplicates))} appear twice')
+    raise DataContractError(f'{where}: column name(s) {", ".join(map(repr, duplicates))} appear twice')
   missing = [c for c in text_format.columns if c not in columns]
   if missing:
     raise DataContractError(f'{name}: column(s) {", ".join(map(repr, missing))} not found; the header has: '
@@ -378,7 +382,8 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
     input_splits, hash_splits = (('train', 'train*'), ('eval', f'{eval_prefix}*')), ()
     layout = f'train {", ".join(train)}; eval {", ".join(held_out)}'
   else:  # one pool of files: hash-split 90/10
-    by_extension = {ext: [f for f in files if f.lower().endswith(ext)] for ext in SENTIMENT_EXTENSIONS}
+    # Case-sensitive, like the `*.csv` pattern ExampleGen is given.
+    by_extension = {ext: [f for f in files if f.endswith(ext)] for ext in SENTIMENT_EXTENSIONS}
     found = [ext for ext, names in by_extension.items() if names]
     if not found:
       raise DataContractError(f'no train*/dev* files and no *.csv or *.tsv files in {data_root}')
@@ -391,10 +396,9 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
                               'or move the test files out (they would be mixed into training)')
     input_splits, hash_splits = (('all', f'*{found[0]}'),), (('train', 9), ('eval', 1))
     layout = f'{len(used)} *{found[0]} file(s), hash split 90/10 into train/eval'
-  extensions = {os.path.splitext(f)[1].lower() == CSV_EXTENSION for f in used}
-  if delimiter is None and len(extensions) > 1:
-    raise DataContractError(f'{data_root}: {", ".join(used)} mix .csv and other files; use one format or give '
-                            '--delimiter')
+  if len({format_for(f, delimiter) for f in used}) > 1:
+    raise DataContractError(f'{data_root}: {", ".join(used)} mix .csv and other files, which are read by different '
+                            'rules; use one format')
   separator, quoting = format_for(used[0], delimiter)
   text_format = TextFormat(columns=(text_column, label_column, *slice_columns), delimiter=separator, quoting=quoting,
                            int_columns=(label_column,), allowed_values={label_column: (0, 1)},

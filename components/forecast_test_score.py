@@ -58,6 +58,7 @@ def ForecastTestScore(  # pylint: disable=invalid-name
     examples: InputArtifact[standard_artifacts.Examples],
     score: OutputArtifact[TestScore],
     split: Parameter[str] = 'test',
+    code: Parameter[str] = '',  # the module's code fingerprint: part of the cache key, unused otherwise
 ) -> None:
   """Calls the model's serving_default on every window of `split`; writes test_score.json.
 

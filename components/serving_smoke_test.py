@@ -1,4 +1,4 @@
-"""ServingSmokeTest: the in-process stand-in for InfraValidator (DESIGN §6).
+"""ServingSmokeTest: the in-process stand-in for InfraValidator (docs/design.md §9).
 
 This machine has no Docker or TF Serving, so this component loads the candidate SavedModel in-process,
 calls every serving signature on real examples and blesses the model for Pusher only when each answers
@@ -79,6 +79,7 @@ def ServingSmokeTest(  # pylint: disable=invalid-name
     infra_blessing: OutputArtifact[standard_artifacts.InfraBlessing],
     split: Parameter[str] = 'eval',
     num_examples: Parameter[int] = 32,
+    code: Parameter[str] = '',  # the module's code fingerprint: part of the cache key, unused otherwise
 ) -> None:
   """Loads the candidate model and calls each signature on real examples; blesses it if all answer well.
 

@@ -54,7 +54,8 @@ def _DelimitedTextToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, 
                             split_pattern: str) -> beam.pvalue.PCollection:
   text_format = TextFormat.from_json(json.loads(exec_properties['custom_config'])['text_format'])
   pattern = os.path.join(exec_properties['input_base'], split_pattern)
-  files = sorted(tf.io.gfile.glob(pattern))
+  # Hidden files (`._x.csv` from macOS archives) are skipped, as the pre-flight check skips them.
+  files = sorted(f for f in tf.io.gfile.glob(pattern) if not os.path.basename(f).startswith('.'))
   if not files:
     raise DataContractError(f'no input files match {pattern}')
   return (pipeline
@@ -72,11 +73,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 def DelimitedTextExampleGen(input_base: str, text_format: TextFormat,  # pylint: disable=invalid-name
                             input_config: example_gen_pb2.Input,
-                            output_config: Optional[example_gen_pb2.Output] = None) -> FileBasedExampleGen:
-  """A FileBasedExampleGen that reads `input_base` with this module's executor."""
+                            output_config: Optional[example_gen_pb2.Output] = None,
+                            code: str = '') -> FileBasedExampleGen:
+  """A FileBasedExampleGen that reads `input_base` with this module's executor; `code` (this module's code
+  fingerprint) is part of the cache key only."""
   return FileBasedExampleGen(
       input_base=input_base,
       input_config=input_config,
       output_config=output_config,
-      custom_config={'text_format': text_format.to_json()},
+      custom_config={'text_format': text_format.to_json(), 'code': code},
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

@@ -1,7 +1,7 @@
 """TimeSeriesWindowGen: turns one-row-per-timestep examples into one example per forecast window.
 
 Why a component and not tf.Transform: the Transform graph is also the serving graph, and a raw serving
-window must map to exactly one model input (DESIGN §2). So the re-framing happens here, in Beam, and
+window must map to exactly one model input (docs/design.md §4). So the re-framing happens here, in Beam, and
 tf.Transform stays row-wise on windows.
 
 What it does, per series (rows grouped by the series column, or one series):
@@ -42,16 +42,16 @@ from components.data_contract import DataContractError
 from components.data_contract import format_timestamp
 from components.data_contract import parse_number
 from components.data_contract import parse_timestamp
+from components.window_config import LABEL_KEY  # noqa: F401  (re-exported: window example keys)
+from components.window_config import PERSISTENCE_KEY
+from components.window_config import SERIES_KEY
+from components.window_config import SPLITS
+from components.window_config import TARGET_HOUR_KEY
+from components.window_config import TARGET_MONTH_KEY
+from components.window_config import TARGET_TIMESTAMP_KEY
+from components.window_config import WindowConfig
+from components.window_config import feature_key
 
-# Feature names written into every window example besides the input features.
-LABEL_KEY = 'label'
-PERSISTENCE_KEY = 'persistence_forecast'
-SERIES_KEY = 'series_id'
-TARGET_TIMESTAMP_KEY = 'target_timestamp'
-TARGET_MONTH_KEY = 'target_month'
-TARGET_HOUR_KEY = 'target_hour'
-SPLITS = ('train', 'eval', 'test')
-RESERVED_KEYS = (LABEL_KEY, PERSISTENCE_KEY, SERIES_KEY, TARGET_TIMESTAMP_KEY, TARGET_MONTH_KEY, TARGET_HOUR_KEY)
 _MAX_LISTED = 20  # gaps and bad values listed in the report; the counts are always complete.
 
 
@@ -59,66 +59,6 @@ class WindowReport(types.Artifact):
   """JSON summary of a windowing run: rows, windows per split, gaps, dropped windows."""
   TYPE_NAME = 'TfxLstmWindowReport'
   TYPE_ANNOTATION = _SystemStatistics
-
-
-def feature_key(column: str) -> str:
-  """Column name -> feature key usable as a TF signature argument (`pm2.5` -> `pm2_5`)."""
-  key = ''.join(c if c.isalnum() or c == '_' else '_' for c in column)
-  return key if key[:1].isalpha() else 'f_' + key
-
-
-@dataclasses.dataclass(frozen=True)
-class WindowConfig:
-  """How rows become windows. Column names are the CSV header names."""
-  time_column: str
-  target: str
-  numeric_features: Tuple[str, ...]  # includes the target: its history is always a model input
-  categorical_features: Tuple[str, ...] = ()
-  series_column: str = ''
-  window: int = 24
-  horizon: int = 1
-  step_seconds: int = 0  # 0: infer the most common spacing per series
-  eval_start: str = ''  # ISO timestamps; empty: use the fractions of the overall time range
-  test_start: str = ''
-  eval_fraction: float = 0.1
-  test_fraction: float = 0.1
-  gap_policy: str = 'drop'  # or 'fail'
-
-  def __post_init__(self):
-    if self.window < 1 or self.horizon < 1:
-      raise DataContractError(f'window ({self.window}) and horizon ({self.horizon}) must be >= 1')
-    if self.gap_policy not in ('drop', 'fail'):
-      raise DataContractError(f"gap_policy must be 'drop' or 'fail', not {self.gap_policy!r}")
-    if self.target not in self.numeric_features:
-      raise DataContractError(f'the target {self.target!r} must be one of the numeric features')
-    if not 0 <= self.eval_fraction < 1 or not 0 <= self.test_fraction < 1 or (
-        self.eval_fraction + self.test_fraction >= 1):
-      raise DataContractError('eval_fraction and test_fraction must be in [0, 1) and sum to < 1')
-    keys = [feature_key(c) for c in (self.time_column, *self.input_features)]
-    if len(set(keys)) != len(keys):
-      raise DataContractError(f'feature names collide after sanitising (non-alphanumerics become _): {keys}')
-    reserved = sorted(set(keys) & set(RESERVED_KEYS))
-    if reserved:
-      raise DataContractError(f'column name(s) {reserved} are reserved for window fields; rename them')
-    if (self.eval_fraction == 0 and not self.eval_start) or (self.test_fraction == 0 and not self.test_start):
-      raise DataContractError('eval and test splits need a start time or a fraction > 0')
-    for name in ('eval_start', 'test_start'):
-      if getattr(self, name):
-        parse_timestamp(getattr(self, name))  # fail now, not inside the pipeline
-
-  @property
-  def input_features(self) -> Tuple[str, ...]:
-    return tuple(self.numeric_features) + tuple(self.categorical_features)
-
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-  @classmethod
-  def from_json(cls, text: str) -> 'WindowConfig':
-    fields = json.loads(text)
-    for name in ('numeric_features', 'categorical_features'):
-      fields[name] = tuple(fields[name])
-    return cls(**fields)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -391,6 +331,7 @@ def TimeSeriesWindowGen(  # pylint: disable=invalid-name
     window_schema_out: OutputArtifact[standard_artifacts.Schema],
     report: OutputArtifact[WindowReport],
     window_config: Parameter[str],
+    code: Parameter[str] = '',  # the module's code fingerprint: part of the cache key, unused otherwise
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
   """Cuts one-row-per-timestep examples into chronologically split forecast windows.

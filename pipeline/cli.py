@@ -10,7 +10,7 @@ import sys
 import time
 from typing import List, Optional
 
-# DESIGN §4: tf_keras everywhere. This must be set before TensorFlow is imported anywhere in the process.
+# docs/design.md §7: tf_keras everywhere. This must be set before TensorFlow is imported anywhere in the process.
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -73,6 +73,7 @@ class ProgressPrinter(logging.Handler):
     self._interactive = console.isatty()
     self._count, self._started, self._cached, self._node = 0, 0.0, False, ''
     self._line_open = False  # the component's line is written without its end yet
+    self._running = False  # a component started and has not finished
 
   def _prefix(self) -> str:
     return f'  [{self._count:2d}/{self._total}] {self._node:<26} '
@@ -94,7 +95,7 @@ class ProgressPrinter(logging.Handler):
       self._started, self._cached, self._node = time.time(), False, record.args[0]
       self._console.write(self._prefix())
       self._console.flush()
-      self._line_open = True
+      self._line_open = self._running = True
     elif message == 'A cached execution %d is used.':
       self._cached = True
     elif isinstance(message, str) and _EPOCH_RECORD.match(message):
@@ -104,10 +105,13 @@ class ProgressPrinter(logging.Handler):
     elif message == 'Component %s is finished.':
       status = 'cached' if self._cached else 'done'
       self._show(f'{status:<7}{time.time() - self._started:6.1f}s', final=True)
+      self._running = False
 
   def failed(self) -> None:
-    if self._count:
+    """Marks the running component's line; a failure between components leaves the finished lines alone."""
+    if self._running:
       self._show('FAILED', final=True)
+      self._running = False
 
 
 def _duration(seconds: float) -> str:
@@ -169,18 +173,18 @@ class Checked:
 
 
 def _check_forecast(args) -> Checked:
+  from components.window_config import WindowConfig  # pylint: disable=g-import-not-at-top
   features = [f.strip() for f in args.features.split(',') if f.strip()] if args.features else None
   found = data_contract.check_forecast_data(args.data, args.time_column, args.target, features, args.series_column)
+  window_config = WindowConfig(  # validates names and split boundaries now, before anything heavy loads
+      time_column=args.time_column, target=args.target, numeric_features=tuple(found.numeric_features),
+      categorical_features=tuple(found.categorical_features), series_column=args.series_column,
+      window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
+      test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
+      gap_policy=args.gap_policy)
 
   def build_task():
-    from components.windowing import WindowConfig  # pylint: disable=g-import-not-at-top
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
-    window_config = WindowConfig(
-        time_column=args.time_column, target=args.target, numeric_features=tuple(found.numeric_features),
-        categorical_features=tuple(found.categorical_features), series_column=args.series_column,
-        window=args.window, horizon=args.horizon, step_seconds=args.step_seconds, eval_start=args.eval_start,
-        test_start=args.test_start, eval_fraction=args.eval_fraction, test_fraction=args.test_fraction,
-        gap_policy=args.gap_policy)
     return tasks.forecast_task(
         window_config, found.text_format,
         _from_args(preprocessing_options.ForecastOptions, args, calendar_features=not args.no_calendar_features),
@@ -227,18 +231,19 @@ _CHECKS = {'forecast': _check_forecast, 'sentiment': _check_sentiment, 'translat
 
 
 def run_task(task_name: str, args) -> int:
-  """Checks the data, takes the task's lock, runs the pipeline under a new run id and prints its summary."""
+  """Takes the task's lock, checks the data, runs the pipeline under a new run id and prints its summary."""
   from pipeline.run_lock import LockHeld, TaskLock  # pylint: disable=g-import-not-at-top
-  try:
-    checked = _CHECKS[task_name](args)
-  except data_contract.DataContractError as e:
-    print(f'error: {e}\nnothing was run.', file=sys.stderr)
-    return EXIT_USER_ERROR
   root = os.path.abspath(args.root)
   run_id = _new_run_id(task_name)
   say = lambda text: print(f'tfx-lstm {task_name}: {text}', flush=True)  # pylint: disable=unnecessary-lambda-assignment
   try:
+    # The lock first: a refused run exits at once, and a queued (--wait) run checks the data as it is when it starts.
     with TaskLock(os.path.join(root, 'locks'), task_name, run_id, wait=args.wait, on_wait=say, on_takeover=say):
+      try:
+        checked = _CHECKS[task_name](args)
+      except data_contract.DataContractError as e:
+        print(f'error: {e}\nnothing was run.', file=sys.stderr)
+        return EXIT_USER_ERROR
       return _run_locked(task_name, args, checked, run_id)
   except LockHeld as e:
     print(f'error: {e}', file=sys.stderr)
@@ -261,14 +266,10 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
     console.write(f'tfx-lstm {task_name}: {checked.described}\n  run {run_id}\n  full log: {log_path}\n')
     # Imported here so their import-time warnings land in the log, not on the console.
     from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-    from records.run_record import read_run  # pylint: disable=g-import-not-at-top
+    from records.run_record import artifact_property, read_run  # pylint: disable=g-import-not-at-top
     from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
-    try:
-      task = checked.build_task()
-    except data_contract.DataContractError as e:
-      console_err.write(f'error: {e}\nnothing was run.\n')
-      return EXIT_USER_ERROR
+    task = checked.build_task()
     paths = local_runner.RunPaths.under(args.root, task_name)
     pipeline = local_runner.build_local_pipeline(task, args.data, paths, args.beam_arg, enable_cache=not args.no_cache)
     progress = ProgressPrinter(console, total=len(pipeline.components))
@@ -280,7 +281,10 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
       progress.failed()
       message = _user_message(e) or (
           f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}')
-      console_err.write(f'error: {message}\nnothing was pushed (run {run_id}).\n')
+      record = read_run(paths.metadata_path, run_id) if os.path.exists(paths.metadata_path) else None
+      pushed = record and artifact_property(record.output('PushedModel'), 'pushed_destination')
+      console_err.write(f'error: {message}\n' + (f'the model was pushed to {pushed} before the failure'
+                                                  if pushed else 'nothing was pushed') + f' (run {run_id}).\n')
       return EXIT_FAILED
     finally:
       logging.getLogger().removeHandler(progress)
@@ -356,8 +360,8 @@ def predict(args) -> int:
 
 def _add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: str, layers_help: str,
                         early_stopping_metric: str = ''):
-  """The model and training flags every task has, defaulting to `defaults` (a pipeline.hyperparameters
-  dataclass); returns the group for task-specific flags."""
+  """The model and training flags every task has, defaulting to `defaults` (a dataclass of
+  trainer/hyperparameters.py); returns the group for task-specific flags."""
   model = parser.add_argument_group('model and training')
   if hasattr(defaults, 'embedding_dim'):
     model.add_argument('--embedding-dim', type=int, default=defaults.embedding_dim, help='(default: %(default)s)')
@@ -377,7 +381,8 @@ def _add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: s
 
 
 def _from_args(cls, args, **overrides):
-  """A pipeline.hyperparameters dataclass from the parsed flags of the same names (plus `overrides`)."""
+  """A dataclass of trainer/hyperparameters.py, preprocessing/options.py or pipeline/gates.py from the parsed
+  flags of the same names (plus `overrides`)."""
   values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
   return cls(**{**values, **overrides})
 
@@ -531,6 +536,13 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def run_all_argvs(args) -> List[List[str]]:
+  """`run all`: one `run <task>` per task, with the run flags `all` was given and every task's own defaults."""
+  common = (['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
+            + (['--wait'] if args.wait else []) + [f'--beam-arg={arg}' for arg in args.beam_arg])
+  return [['run', name, *common] for name in TASKS]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   if args.command == 'predict':  # no log file here: keep TensorFlow's start-up chatter off the console
@@ -541,10 +553,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'run':
       if args.task != 'all':
         return run_task(args.task, args)
-      common = (['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
-                + (['--wait'] if args.wait else []) + [f'--beam-arg={arg}' for arg in args.beam_arg])
-      for name in TASKS:  # each task with its own defaults
-        status = run_task(name, build_parser().parse_args(['run', name, *common]))
+      for argv in run_all_argvs(args):  # each task with its own defaults
+        status = run_task(argv[1], build_parser().parse_args(argv))
         if status:
           return status
       return 0

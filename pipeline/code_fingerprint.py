@@ -4,7 +4,8 @@ The pipeline references `preprocessing_fn` and `run_fn` by dotted path from the 
 Kubeflow image needs: the code is in the image, nothing is uploaded at compile time). TFX then caches on the
 path alone, so an edited module would be served from cache. The fingerprint closes that hole: a hash of the
 function's module and of every project module it imports, directly or not, which the pipeline puts into the
-component's `custom_config`. Editing a module re-executes exactly the components whose code reads it; another
+component's `custom_config`. The project's own components get one too (`module_fingerprint`), since TFX caches
+them on their class path alone. Editing a module re-executes exactly the components whose code reads it; another
 task's modules are not in its closure, so its cache stays valid.
 """
 import ast
@@ -13,6 +14,9 @@ import os
 from typing import List, Optional
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Modules of plain dataclasses with defaults: what they say reaches the components' configs as values (a renamed or
+# added field too), so editing one task's defaults leaves the other tasks' fingerprints alone.
+VALUES_ONLY = ('preprocessing/options.py', 'trainer/hyperparameters.py')
 PROJECT_PACKAGES = ('components', 'pipeline', 'predict', 'preprocessing', 'records', 'trainer')
 
 
@@ -57,13 +61,19 @@ def module_closure(module: str, source_root: Optional[str] = None) -> List[str]:
 
 def code_fingerprint(dotted_function: str, source_root: Optional[str] = None) -> str:
   """sha256 (first 16 hex digits) over the source of the function's module closure."""
+  return module_fingerprint(dotted_function.rsplit('.', 1)[0], source_root)
+
+
+def module_fingerprint(module: str, source_root: Optional[str] = None) -> str:
+  """sha256 (first 16 hex digits) over the source of a module's closure, less the values-only modules."""
   source_root = source_root or PACKAGE_ROOT
-  module = dotted_function.rsplit('.', 1)[0]
   closure = module_closure(module, source_root)
   if not closure:
-    raise ValueError(f'{dotted_function}: {module} is not a module of this project under {source_root}')
+    raise ValueError(f'{module} is not a module of this project under {source_root}')
   digest = hashlib.sha256()
   for relative in closure:
+    if relative in VALUES_ONLY:
+      continue
     digest.update(relative.encode('utf-8') + b'\0')
     with open(os.path.join(source_root, relative), 'rb') as f:
       digest.update(f.read() + b'\0')

@@ -14,6 +14,7 @@ from components.forecast_test_score import ForecastTestScore
 from components.serving_smoke_test import ServingSmokeTest
 from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
+from pipeline.code_fingerprint import module_fingerprint
 from pipeline.tasks import TaskSpec
 
 
@@ -49,7 +50,8 @@ def create_pipeline(
     if task.partition_feature:  # an empty name would make ExampleGen look for a feature called ''
       split_config.partition_feature_name = task.partition_feature
     output_config = example_gen_pb2.Output(split_config=split_config)
-  example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config)
+  example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config,
+                                        code=module_fingerprint('components.text_example_gen'))
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
   example_validator = tfx.components.ExampleValidator(
@@ -59,7 +61,8 @@ def create_pipeline(
   examples, schema = example_gen.outputs['examples'], schema_gen.outputs['schema']
   if task.window_config is not None:
     window_gen = TimeSeriesWindowGen(
-        examples=examples, schema=schema, window_config=task.window_config.to_json())
+        examples=examples, schema=schema, window_config=task.window_config.to_json(),
+        code=module_fingerprint('components.windowing'))
     examples, schema = window_gen.outputs['windowed_examples'], window_gen.outputs['window_schema_out']
     components.append(window_gen)
 
@@ -87,7 +90,8 @@ def create_pipeline(
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['model'],
       eval_config=task.eval_config)
-  smoke_test = ServingSmokeTest(model=trainer.outputs['model'], examples=examples)
+  smoke_test = ServingSmokeTest(model=trainer.outputs['model'], examples=examples,
+                                code=module_fingerprint('components.serving_smoke_test'))
   smoke_test.add_upstream_node(evaluator)  # run it on models that got that far, in pipeline order
   pusher = tfx.components.Pusher(
       model=trainer.outputs['model'],
@@ -95,10 +99,12 @@ def create_pipeline(
       infra_blessing=smoke_test.outputs['infra_blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
+      custom_config={'code': module_fingerprint('components.atomic_pusher')},
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
   components += [transform, trainer, baseline, evaluator, smoke_test, pusher]
   if task.score_test_split:
-    test_score = ForecastTestScore(model=trainer.outputs['model'], examples=examples)
+    test_score = ForecastTestScore(model=trainer.outputs['model'], examples=examples,
+                                   code=module_fingerprint('components.forecast_test_score'))
     test_score.add_upstream_node(pusher)  # the held-out year is looked at only after the push decision
     components.append(test_score)
 

@@ -88,7 +88,7 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
           'horizon': window_config.horizon,
           'step_seconds': window_config.step_seconds,
           'columns': {key(c): c for c in window_config.input_features},
-          'time_feature': key(window_config.time_column),
+          'time_feature': transform_values['time_feature'],  # '' without calendar features
           'categorical_features': [key(c) for c in window_config.categorical_features],
       },
   }

@@ -1,6 +1,5 @@
 """`tfx-lstm predict forecast`: the last window(s) of a CSV through a pushed model's raw-window signature."""
 import collections
-import csv
 import math
 import os
 from typing import Iterator
@@ -9,9 +8,11 @@ import numpy as np
 import tensorflow as tf
 
 from components.data_contract import DataContractError
+from components.data_contract import TextFormat
 from components.data_contract import format_timestamp
 from components.data_contract import parse_number
 from components.data_contract import parse_timestamp
+from components.data_contract import read_rows
 from components.windowing import infer_step
 from trainer.common import read_model_metadata
 
@@ -24,22 +25,16 @@ def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
   series_rows = collections.defaultdict(list)
   if not os.path.isfile(csv_path):
     raise DataContractError(f'{csv_path} does not exist')
-  with open(csv_path, newline='', encoding='utf-8-sig') as f:
-    reader = csv.DictReader(f)
-    missing = [c for c in [meta['time_column'], *columns.values()] if c not in (reader.fieldnames or [])]
-    if missing:
-      raise DataContractError(f'{csv_path}: column(s) {", ".join(map(repr, missing))} missing; '
-                              f'the model needs {", ".join([meta["time_column"], *columns.values()])}')
-    for line_number, row in enumerate(reader, start=2):
-      if None in row.values() or None in row:
-        raise DataContractError(f'{csv_path} row {line_number}: the row has a different number of fields than '
-                                'the header')
-      series = row[meta['series_column']] if meta['series_column'] else ''
-      try:
-        stamp = parse_timestamp(row[meta['time_column']])
-      except DataContractError as e:
-        raise DataContractError(f'{csv_path} row {line_number}: {e}') from None
-      series_rows[series].append((stamp, line_number, row))
+  needed = [meta['time_column'], *columns.values()] + ([meta['series_column']] if meta['series_column'] else [])
+  # The data contract's reader: the same CSV rules (quoting, padded names, line numbers) as training.
+  for line_number, row in read_rows(csv_path, TextFormat(columns=tuple(dict.fromkeys(needed)), delimiter=',',
+                                                          quoting=True, non_empty=(meta['time_column'],))):
+    series = row[meta['series_column']] if meta['series_column'] else ''
+    try:
+      stamp = parse_timestamp(row[meta['time_column']])
+    except DataContractError as e:
+      raise DataContractError(f'{os.path.basename(csv_path)} line {line_number}: {e}') from None
+    series_rows[series].append((stamp, line_number, row))
 
   batch, described = collections.defaultdict(list), []
   for series, rows in sorted(series_rows.items()):
@@ -52,26 +47,26 @@ def forecast_csv(model_dir: str, csv_path: str, last: int = 1) -> Iterator[str]:
       chunk = rows[end - window:end]
       for a, b in zip(chunk, chunk[1:]):
         if b[0] - a[0] != step:
-          raise DataContractError(f'{csv_path}: gap between rows {a[1]} and {b[1]} inside the window')
+          raise DataContractError(f'{csv_path}: gap between lines {a[1]} and {b[1]} inside the window')
       for key, column in columns.items():
         if key in categorical:
           batch[key].append([r[2][column] for r in chunk])
         else:
           try:
-            values = [parse_number(r[2][column].encode('utf-8')) for r in chunk]
+            values = [parse_number(r[2][column]) for r in chunk]
           except DataContractError as e:
             raise DataContractError(f'{csv_path} column {column!r}: {e}') from None
           bad = [r[1] for r, v in zip(chunk, values) if math.isnan(v)]
           if bad:
-            raise DataContractError(f'{csv_path} row {bad[0]}: missing {column!r} inside the window')
+            raise DataContractError(f'{csv_path} line {bad[0]}: missing {column!r} inside the window')
           batch[key].append(values)
-      if meta.get('time_feature'):
+      if meta['time_feature']:
         batch[meta['time_feature']].append([r[0] for r in chunk])
       described.append((series, chunk[-1][0], chunk[-1][0] + horizon * step))
 
   signature = tf.saved_model.load(model_dir).signatures[meta['window_signature']]
   dtypes = {k: tf.string if k in categorical else tf.float32 for k in batch}
-  if meta.get('time_feature'):
+  if meta['time_feature']:
     dtypes[meta['time_feature']] = tf.int64
   inputs = {k: tf.constant(np.array(v), dtype=dtypes[k]) for k, v in batch.items()}
   forecasts = signature(**inputs)['forecast'].numpy()

@@ -1,6 +1,6 @@
 """Test set-up shared by every tier.
 
-TF_USE_LEGACY_KERAS must be set before TensorFlow is imported (DESIGN §4), and the CPU is split into two
+TF_USE_LEGACY_KERAS must be set before TensorFlow is imported (docs/design.md §7), and the CPU is split into two
 logical devices before TensorFlow initialises, so the multi-replica MirroredStrategy path runs on CPU.
 """
 import os

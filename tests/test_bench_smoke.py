@@ -289,7 +289,7 @@ def test_beam_bench(launched):
   assert {'FileBasedExampleGen', 'Transform', 'Trainer', 'Evaluator', 'Pusher'} <= set(components), mode
   assert all(c['status'] == 'done' for c in components.values())
   assert mode['run_id'].startswith('forecast-') and mode['beam_components_seconds'] > 0
-  assert mode['pipeline_seconds'] > 0 and mode['process_seconds'] >= mode['pipeline_seconds']
+  assert mode['pipeline_seconds'] > 0 and mode['process_seconds'] >= mode['pipeline_seconds'] - 1  # rounded
   # The Beam flags reached the Beam components (the run's log records their pipeline options).
   log = (launched.work / 'beam' / BEAM_MODE / 'root' / 'logs' / f"{mode['run_id']}.log").read_text()
   assert 'multi_threading' in log

@@ -5,6 +5,7 @@ import pytest
 from pipeline import cli
 from pipeline import gates
 from preprocessing import options
+from trainer import common
 from trainer import hyperparameters
 
 
@@ -41,9 +42,9 @@ def test_run_flags_beam_args_and_wait():
 def test_trainer_config_must_name_every_hyperparameter():
   values = {'units': 8}
   with pytest.raises(ValueError, match=r"missing \[.*'epochs'.*\] and has unknown \[\]"):
-    hyperparameters.from_config(hyperparameters.ForecastHyperparameters, values)
+    common.from_config(hyperparameters.ForecastHyperparameters, values)
   with pytest.raises(ValueError, match=r"unknown \['unit'\]"):
-    hyperparameters.from_config(hyperparameters.SentimentHyperparameters,
+    common.from_config(hyperparameters.SentimentHyperparameters,
                                 {**vars(hyperparameters.SentimentHyperparameters()), 'unit': 3})
 
 

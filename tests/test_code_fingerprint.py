@@ -77,3 +77,19 @@ def test_task_configs_split_transform_from_training(source_copy, monkeypatch):
   assert tasks.sentiment_task((('train', 'train*'),), text_format).trainer_config == base.trainer_config
   assert translate_after.transform_config == translate_before.transform_config
   assert translate_after.trainer_config[tasks.CODE_KEY] != translate_before.trainer_config[tasks.CODE_KEY]
+
+
+def test_editing_defaults_changes_no_fingerprint(source_copy):
+  """Defaults reach the configs as values; the code of every task stays as it was."""
+  before = _fingerprints(source_copy)
+  for values_only in code_fingerprint.VALUES_ONLY:
+    _edit(source_copy, values_only)
+  assert _fingerprints(source_copy) == before
+
+
+def test_components_have_fingerprints_of_their_own(source_copy):
+  before = code_fingerprint.module_fingerprint('components.windowing', str(source_copy))
+  example_gen = code_fingerprint.module_fingerprint('components.text_example_gen', str(source_copy))
+  _edit(source_copy, 'components/data_contract.py')  # read by both the windowing and the ExampleGen
+  assert code_fingerprint.module_fingerprint('components.windowing', str(source_copy)) != before
+  assert code_fingerprint.module_fingerprint('components.text_example_gen', str(source_copy)) != example_gen

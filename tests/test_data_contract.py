@@ -6,6 +6,7 @@ from components.data_contract import DataContractError
 
 
 def _write(directory, files):
+  directory.mkdir(parents=True, exist_ok=True)
   for name, content in files.items():
     (directory / name).write_text(content, encoding='utf-8')
   return str(directory)
@@ -34,9 +35,13 @@ def test_one_csv_file_is_hash_split(tmp_path):
 
 
 def test_explicit_delimiter_wins(tmp_path):
-  found = data_contract.check_sentiment_data(_write(tmp_path, {'reviews.csv': 'text;label\na, b;1\n'}),
-                                             delimiter=';')
-  assert (found.text_format.delimiter, found.text_format.quoting, found.rows) == (';', False, 1)
+  """A `.csv` keeps CSV quoting with another delimiter (spreadsheets export `;`); other files have none."""
+  found = data_contract.check_sentiment_data(_write(tmp_path / 'csv', {
+      'reviews.csv': '"text";"label"\n"a; b, ""c""";1\n'}), delimiter=';')
+  assert (found.text_format.delimiter, found.text_format.quoting, found.rows) == (';', True, 1)
+  found = data_contract.check_sentiment_data(_write(tmp_path / 'txt', {
+      'train.txt': 'text;label\n"a, b;1\n', 'dev.txt': 'text;label\nc;0\n'}), delimiter=';')
+  assert (found.text_format.delimiter, found.text_format.quoting, found.rows) == (';', False, 2)
 
 
 @pytest.mark.parametrize('files,message', [

@@ -2,6 +2,7 @@
 multi-processing mode through --beam-arg."""
 import csv
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli
 from records import run_record
+from records import summary
 
 pytestmark = pytest.mark.e2e
 
@@ -19,10 +21,13 @@ TINY_SENTIMENT = ['--epochs', '1', '--units', '8', '--embedding-dim', '8', '--mi
 
 @pytest.fixture(scope='module')
 def sentiment_data(tmp_path_factory):
-  """The pooled-TSV layout: one tab-separated file, hash-split 90/10 by the pipeline."""
-  directory = tmp_path_factory.mktemp('sst2_tiny')
+  """train*/eval* files as a spreadsheet in some locales exports them: `.csv` with `;` between quoted fields."""
+  directory = tmp_path_factory.mktemp('sst2_semicolon')
   with open(os.path.join(REPO, 'data', 'sst2', 'train.tsv'), encoding='utf-8') as f:
-    (directory / 'sentences.tsv').write_text(''.join(f.readlines()[:501]), encoding='utf-8')
+    rows = [line.rstrip('\n').split('\t') for line in f.readlines()[1:501]]
+  for name, part in (('train.csv', rows[:400]), ('eval.csv', rows[400:])):
+    with open(directory / name, 'w', encoding='utf-8', newline='') as f:
+      csv.writer(f, delimiter=';', quoting=csv.QUOTE_ALL).writerows([('text', 'label'), *part])
   return str(directory)
 
 
@@ -33,11 +38,22 @@ def _start(*args):
 
 def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   root = str(tmp_path / 'root')
-  args = ['run', 'sentiment', '--data', sentiment_data, '--root', root, *TINY_SENTIMENT]
-  first = _start(*args)
+  args = ['run', 'sentiment', '--data', sentiment_data, '--delimiter', ';', '--root', root, *TINY_SENTIMENT]
+  # What a run killed with kill -9 leaves behind: its note (the kernel has released its lock).
+  os.makedirs(os.path.join(root, 'locks'))
   holder_note = os.path.join(root, 'locks', 'sentiment.holder.json')
+  with open(holder_note, 'w') as f:
+    json.dump({'pid': 999999, 'host': 'gone', 'started': '2026-01-01 00:00:00 UTC', 'run_id': 'sentiment-old'}, f)
+
+  first = _start(*args)
   deadline = time.time() + 120
-  while not os.path.exists(holder_note):
+  while True:  # wait until the first run has replaced the dead run's note with its own
+    try:
+      with open(holder_note) as f:
+        if json.load(f)['pid'] == first.pid:
+          break
+    except (OSError, ValueError):
+      pass
     assert first.poll() is None and time.time() < deadline, 'the first run never took the lock'
     time.sleep(0.1)
 
@@ -45,48 +61,63 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   assert refused.returncode == 2, refused.stdout + refused.stderr
   assert f'another sentiment run holds {root}/locks/sentiment.lock: pid {first.pid} on host ' in refused.stderr
   assert 'Wait for it to finish (--wait)' in refused.stderr
-  queued = _start(*args, '--wait')  # waits, then runs after the first
+  queued = _start(*args, '--wait', '--no-cache')  # waits, then runs after the first, every component again
 
   first_out, first_err = first.communicate(timeout=900)
   queued_out, queued_err = queued.communicate(timeout=900)
   assert first.returncode == 0, first_out + first_err
-  assert '1 *.tsv file(s), hash split 90/10 into train/eval; tab-separated, no quoting' in first_out
   assert queued.returncode == 0, queued_out + queued_err
+  assert 'took over the sentiment lock left by pid 999999 on host gone' in first_out
+  assert 'train train.csv; eval eval.csv; \';\'-separated, CSV quoting' in first_out
   assert f'waiting for the sentiment run of pid {first.pid}' in queued_out
 
-  # ML Metadata holds exactly the two runs that ran; the queued one found everything in the cache.
+  # ML Metadata holds exactly the two runs that ran, each complete; the refused one left no trace.
   first_run, queued_run = (read_run_of(root, subprocess.CompletedProcess(args, 0, out, ''))
                            for out in (first_out, queued_out))
   assert run_record.run_ids(os.path.join(root, 'metadata.sqlite'), 'tfx-lstm-sentiment') == [
       first_run.run_id, queued_run.run_id]
-  assert first_run.nodes_in_state('COMPLETE') and not first_run.nodes_in_state('FAILED')
-  assert set(queued_run.nodes_in_state('CACHED')) >= {'FileBasedExampleGen', 'Transform', 'Trainer', 'Pusher'}
-  # The serving directory holds the one pushed version, complete, and nothing half-written.
-  versions = glob.glob(os.path.join(root, 'serving', 'sentiment', '*'))
-  pushed = run_record.artifact_property(first_run.output('PushedModel'), 'pushed_destination')
-  assert versions == [pushed] and os.path.exists(os.path.join(pushed, 'saved_model.pb'))
+  for run in (first_run, queued_run):
+    assert set(run.nodes_in_state('COMPLETE')) >= {'FileBasedExampleGen', 'Transform', 'Trainer', 'Evaluator'}
+    assert not run.nodes_in_state('FAILED') and not run.nodes_in_state('CACHED')
+  # The serving directory holds only complete versions, each one a run's pushed model.
+  versions = sorted(glob.glob(os.path.join(root, 'serving', 'sentiment', '*')))
+  pushed = [run_record.artifact_property(run.output('PushedModel'), 'pushed_destination')
+            for run in (first_run, queued_run)]
+  assert versions == sorted(p for p in pushed if p) and versions
+  assert all(os.path.exists(os.path.join(v, 'saved_model.pb')) for v in versions)
   assert sorted(os.listdir(os.path.join(root, 'logs'))) == sorted(
       [f'{first_run.run_id}.log', f'{queued_run.run_id}.log'])
-  assert not os.path.exists(os.path.join(root, 'locks', 'sentiment.holder.json'))
+  assert not os.path.exists(holder_note)
 
 
 def test_forecast_with_multi_processing_beam_args(tmp_path):
+  """Several files, several series in them (--series-column), and Beam's multi-processing DirectRunner."""
   data = tmp_path / 'data'
   os.makedirs(data)
-  with open(BUNDLED_FORECAST_CSV) as src, open(data / 'rows.csv', 'w', newline='') as dst:
-    writer = csv.writer(dst)
-    for i, row in enumerate(csv.reader(src)):
-      if i > 1200:
-        break
-      writer.writerow(row)
+  with open(BUNDLED_FORECAST_CSV) as src:
+    header, *rows = list(csv.reader(src))[:1201]
+  for station, shift in (('north', 0.0), ('south', 5.0)):
+    with open(data / f'{station}.csv', 'w', newline='') as dst:
+      writer = csv.writer(dst)
+      writer.writerow(header + ['station'])
+      for row in rows:
+        values = dict(zip(header, row))
+        if values['pm2.5']:
+          values['pm2.5'] = str(float(values['pm2.5']) + shift)
+        writer.writerow([values[c] for c in header] + [station])
   root = str(tmp_path / 'root')
-  result = run_cli('run', 'forecast', '--data', str(data), '--root', root, '--epochs', '1', '--units', '8',
-                   '--min-skill', '-1', '--beam-arg=--direct_running_mode=multi_processing',
-                   '--beam-arg=--direct_num_workers=2', timeout=1500)
+  result = run_cli('run', 'forecast', '--data', str(data), '--root', root, '--series-column', 'station',
+                   '--epochs', '1', '--units', '8', '--min-skill', '-1',
+                   '--beam-arg=--direct_running_mode=multi_processing', '--beam-arg=--direct_num_workers=2',
+                   timeout=1500)
   assert result.returncode == 0, result.stdout + result.stderr
+  assert '2,400 rows in 2 file(s)' in result.stdout and 'from 2,400 rows in 2 series' in result.stdout
   run = read_run_of(root, result)
   assert not run.nodes_in_state('FAILED') and 'Pusher' in run.nodes_in_state('COMPLETE')
   assert run_record.artifact_property(run.output('PushedModel'), 'pushed') == 1
+  sliced = summary.sliced_metrics(run.output('ModelEvaluation').uri)
+  assert {key for key in sliced if key and key[0][0] == 'series_id'} == {
+      (('series_id', 'north'),), (('series_id', 'south'),)}
   # The flags reached the Beam components, and TFX built no sdist of itself for them.
   with open(os.path.join(root, 'logs', f'{run.run_id}.log'), encoding='utf-8') as f:
     log = f.read()

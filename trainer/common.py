@@ -1,8 +1,9 @@
 """The training skeleton the three tasks share: Keras import, strategy, input pipeline, export.
 
-DESIGN §4: every trainer module imports Keras from here (`from trainer.common import keras`), which is
+docs/design.md §7: every trainer module imports Keras from here (`from trainer.common import keras`), which is
 tf_keras, never Keras 3.
 """
+import dataclasses
 import json
 import logging
 import math
@@ -18,7 +19,6 @@ import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the proje
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 import tensorflow_transform as tft
 
-from trainer.hyperparameters import from_config
 
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
 
@@ -162,6 +162,15 @@ def training_callbacks(fn_args, epochs: int, eval_metric: str) -> List[keras.cal
 
 
 H = TypeVar('H')
+
+
+def from_config(cls: Type[H], values: Dict[str, Any]) -> H:
+  """The dataclass from a config dict that must name every field and nothing else (no fallbacks)."""
+  names = {f.name for f in dataclasses.fields(cls)}
+  missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
+  if missing or unknown:
+    raise ValueError(f'{cls.__name__}: config is missing {missing} and has unknown {unknown}')
+  return cls(**values)
 
 
 class TrainingSetup:

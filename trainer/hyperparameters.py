@@ -6,12 +6,8 @@ each `run_fn` rebuilds the dataclass with `from_config`, which requires every fi
 to a literal of its own. What `preprocessing_fn` reads lives in `preprocessing/options.py` (Transform's config).
 """
 import dataclasses
-from typing import Any, Dict, Type, TypeVar
 
 STEPS_PER_EXECUTION = 16  # training steps per tf.function call: these models are small, per-step dispatch dominates
-
-T = TypeVar('T')
-
 
 @dataclasses.dataclass(frozen=True)
 class ForecastHyperparameters:
@@ -61,12 +57,3 @@ class TranslateHyperparameters:
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
-
-
-def from_config(cls: Type[T], values: Dict[str, Any]) -> T:
-  """The dataclass from a config dict that must name every field and nothing else."""
-  names = {f.name for f in dataclasses.fields(cls)}
-  missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
-  if missing or unknown:
-    raise ValueError(f'{cls.__name__}: config is missing {missing} and has unknown {unknown}')
-  return cls(**values)

@@ -1,7 +1,7 @@
 """TFMA metrics registered by the project (the Evaluator loads them by module and class name).
 
 CorpusBleu: corpus BLEU (sacrebleu, 0-100) of string predictions against string labels, as a float that TFMA
-thresholds can compare (DESIGN §6: TFMA's own Bleu fails on byte strings and returns an object).
+thresholds can compare (docs/design.md §9: TFMA's own Bleu fails on byte strings and returns an object).
 
 ForecastMetric computes one of: the model's MAE or RMSE, the persistence forecast's MAE or RMSE on the same
 windows (read from the `persistence_forecast` feature of each window example), or the skill score
