@@ -75,3 +75,15 @@ def test_sentiment_delimiter_flag(tmp_path, flag, delimiter, quoting):
   args = cli.build_parser().parse_args(['run', 'sentiment', '--data', str(tmp_path), '--delimiter', flag])
   text_format = cli._check_sentiment(args).build_task().text_format
   assert (text_format.delimiter, text_format.quoting) == (delimiter, quoting)
+
+
+def test_run_all_hands_its_run_flags_to_every_task():
+  args = cli.build_parser().parse_args(['run', 'all', '--root', '/tmp/r', '--replicas', '2', '--no-cache', '--wait',
+                                        '--beam-arg=--direct_num_workers=2'])
+  argvs = cli.run_all_argvs(args)
+  assert [argv[1] for argv in argvs] == ['forecast', 'sentiment', 'translate']
+  for argv in argvs:
+    parsed = cli.build_parser().parse_args(argv)
+    assert (parsed.root, parsed.replicas, parsed.no_cache, parsed.wait, parsed.beam_arg) == (
+        '/tmp/r', 2, True, True, ['--direct_num_workers=2'])
+    assert parsed.epochs == cli.build_parser().parse_args(['run', argv[1]]).epochs  # the task's own defaults

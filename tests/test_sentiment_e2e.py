@@ -3,6 +3,8 @@ import csv
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -49,6 +51,9 @@ def test_every_component_executes_and_the_model_is_pushed(run):
   assert run_record.artifact_property(record.output('PushedModel'), 'pushed') == 1
   assert re.search(r'eval        AUC 0\.\d+  accuracy 0\.\d+ on 300 sentences', result.stdout), result.stdout
   assert 'by length   <=5 tokens: acc' in result.stdout  # the length-bucket slices were computed
+  assert f"tensorboard tensorboard --logdir {record.output('ModelRun').uri}" in result.stdout
+  assert glob.glob(os.path.join(record.output('ModelRun').uri, 'validation', 'events.out.tfevents.*'))
+  assert re.search(r'\] Trainer +epoch 2/2  loss [\d.]+  eval auc [\d.]+', result.stdout)
 
 
 @pytest.mark.e2e
@@ -63,6 +68,34 @@ def test_pushed_model_answers_raw_sentences_like_serving_default(run):
   from_examples = model.signatures['serving_default'](examples=tf.constant(examples))['probability'].numpy()
   np.testing.assert_allclose(from_sentences, from_examples, rtol=1e-5)
   assert tf.io.gfile.glob(os.path.join(root, 'serving', 'sentiment', version, 'assets', '*sentence_vocab*'))
+
+
+# Runs the CLI with the code fingerprints read from a copy of the source tree in which another task's trainer was
+# edited: what a developer's edit of trainer/translate_trainer.py does to a sentiment re-run.
+EDITED_ELSEWHERE = """
+import os, shutil, sys, tempfile
+from pipeline import cli, code_fingerprint
+copy = tempfile.mkdtemp()
+for package in code_fingerprint.PROJECT_PACKAGES:
+  shutil.copytree(os.path.join(code_fingerprint.PACKAGE_ROOT, package), os.path.join(copy, package))
+with open(os.path.join(copy, 'trainer', 'translate_trainer.py'), 'a') as f:
+  f.write('\\n# an edit\\n')
+code_fingerprint.PACKAGE_ROOT = copy
+sys.stdout.write(f'fingerprints from {copy}\\n')
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.e2e
+def test_editing_another_tasks_trainer_leaves_this_task_cached(run, data_dir):
+  root, _ = run
+  result = subprocess.run([sys.executable, '-c', EDITED_ELSEWHERE, 'run', 'sentiment', '--data', data_dir,
+                           '--root', root, '--min-auc', '0', *FAST], cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert 'fingerprints from ' in result.stdout
+  record = read_run_of(root, result)
+  assert {n: record.execution_states[n] for n in NODES} == {n: ['CACHED'] for n in NODES}
 
 
 @pytest.mark.e2e

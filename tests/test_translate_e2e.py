@@ -62,6 +62,9 @@ def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root
   assert run_record.artifact_property(record.output('ModelBlessing'), 'blessed') == 1
   assert run_record.artifact_property(record.output('PushedModel'), 'pushed') == 1
   assert len(_versions(root)) == 1
+  assert f"tensorboard tensorboard --logdir {record.output('ModelRun').uri}" in first_run.stdout
+  assert glob.glob(os.path.join(record.output('ModelRun').uri, 'train', 'events.out.tfevents.*'))
+  assert re.search(r'\] Trainer +epoch 2/2  loss [\d.]+  eval loss [\d.]+', first_run.stdout)
   sliced = summary.sliced_metrics(record.output('ModelEvaluation').uri)
   assert 'bleu' in sliced[()] and 0.0 <= sliced[()]['bleu'] <= 100.0
   buckets = [key for key in sliced if key and key[0][0] == 'source_length_bucket']
