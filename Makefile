@@ -41,9 +41,9 @@ test-fast: $(STAMP)
 	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -m "not e2e" $(ARGS)
 
 # `make bench DATA=DIR`: DIR holds the full public datasets (bench/README.md, "Data": sources and layout).
-DATA ?= ../shared/data
+DATA ?=
 bench: $(STAMP)
-	@if [ ! -d "$(DATA)" ]; then \
+	@if [ -z "$(DATA)" ] || [ ! -d "$(DATA)" ]; then \
 	  echo "error: data directory '$(DATA)' not found." >&2; \
 	  echo "  the benchmarks need the full public datasets: make bench DATA=/path/to/datasets" >&2; \
 	  echo "  bench/README.md (\"Data\") names their sources and the layout expected under DATA." >&2; \

@@ -157,12 +157,12 @@ def main():
                                                                args.pipeline_flags))
     pipeline_seconds, run_id = round(run.seconds), run.run_id
 
+  from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
+  split_cpu(args.replicas)  # before TensorFlow initialises its devices (loading the model below does)
   run = bench_common.read_run(out / 'root', 'forecast', run_id)
   pushed = bench_common.pushed_model_dir(run)
   model_dir = pushed or os.path.join(run.output('Model').uri, 'Format-Serving')
   quality = score_test_year(run, model_dir)
-  from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
-  split_cpu(args.replicas)
   config = json.loads(run.properties['Trainer']['custom_config'])
   speed = throughput(run, config, args.throughput_epochs, args.replicas)
   results = {'run_id': run.run_id, 'pipeline_seconds': pipeline_seconds, 'pushed': bool(pushed), **quality, **speed}
