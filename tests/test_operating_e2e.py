@@ -37,6 +37,7 @@ def _start(*args):
 
 
 def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
+  """One sentiment run holds the root; a second is refused, a third waits; a forecast run goes on beside them."""
   root = str(tmp_path / 'root')
   args = ['run', 'sentiment', '--data', sentiment_data, '--delimiter', ';', '--root', root, *TINY_SENTIMENT]
   # What a run killed with kill -9 leaves behind: its note (the kernel has released its lock).
@@ -57,6 +58,9 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
     assert first.poll() is None and time.time() < deadline, 'the first run never took the lock'
     time.sleep(0.1)
 
+  # Another task on the same root goes ahead at the same time (its own lock; SQLite serialises ML Metadata).
+  forecast = _start('run', 'forecast', '--data', _forecast_rows(tmp_path / 'rows', 1200), '--root', root,
+                    '--epochs', '1', '--units', '8', '--min-skill', '-1')
   refused = run_cli(*args)  # no --wait: exits at once, naming the holder
   assert refused.returncode == 2, refused.stdout + refused.stderr
   assert f'another sentiment run holds {root}/locks/sentiment.lock: pid {first.pid} on host ' in refused.stderr
@@ -65,6 +69,10 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
 
   first_out, first_err = first.communicate(timeout=900)
   queued_out, queued_err = queued.communicate(timeout=900)
+  forecast_out, forecast_err = forecast.communicate(timeout=900)
+  assert forecast.returncode == 0, forecast_out + forecast_err
+  forecast_run = read_run_of(root, subprocess.CompletedProcess([], 0, forecast_out, ''))
+  assert forecast_run.pipeline_name == 'tfx-lstm-forecast' and 'Pusher' in forecast_run.nodes_in_state('COMPLETE')
   assert first.returncode == 0, first_out + first_err
   assert queued.returncode == 0, queued_out + queued_err
   assert 'took over the sentiment lock left by pid 999999 on host gone' in first_out
@@ -86,8 +94,15 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   assert versions == sorted(p for p in pushed if p) and versions
   assert all(os.path.exists(os.path.join(v, 'saved_model.pb')) for v in versions)
   assert sorted(os.listdir(os.path.join(root, 'logs'))) == sorted(
-      [f'{first_run.run_id}.log', f'{queued_run.run_id}.log'])
+      [f'{first_run.run_id}.log', f'{queued_run.run_id}.log', f'{forecast_run.run_id}.log'])
   assert not os.path.exists(holder_note)
+
+
+def _forecast_rows(directory, rows: int) -> str:
+  os.makedirs(directory)
+  with open(BUNDLED_FORECAST_CSV) as src:
+    (directory / 'rows.csv').write_text(''.join(src.readlines()[:rows + 1]))
+  return str(directory)
 
 
 def test_forecast_with_multi_processing_beam_args(tmp_path):
