@@ -240,9 +240,13 @@ def check_files(paths: Sequence[str], text_format: TextFormat) -> int:
   return rows
 
 
-def _data_files(data_root: str) -> List[str]:
+def _require_directory(data_root: str) -> None:
   if not os.path.isdir(data_root):
     raise DataContractError(f'data directory {data_root} does not exist')
+
+
+def _data_files(data_root: str) -> List[str]:
+  _require_directory(data_root)
   return sorted(f for f in os.listdir(data_root) if not f.startswith('.')
                 and os.path.isfile(os.path.join(data_root, f)))
 
@@ -267,7 +271,6 @@ class ForecastData:
 @dataclasses.dataclass
 class _ColumnScan:
   numeric: int = 0
-  missing: int = 0
   first_text: Optional[str] = None  # 'file line N: value' of the first non-numeric value
 
 
@@ -279,8 +282,7 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
   Features default to every column but the time and series columns; a column whose values are all non-numeric
   is categorical, one with numbers and some non-numeric values is an error.
   """
-  if not os.path.isdir(data_root):
-    raise DataContractError(f'data directory {data_root} does not exist')
+  _require_directory(data_root)
   files = sorted(glob.glob(os.path.join(data_root, f'*{CSV_EXTENSION}')))
   if not files:
     raise DataContractError(f'no *{CSV_EXTENSION} files in {data_root}')
@@ -312,7 +314,6 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
           if scan.first_text is None:
             scan.first_text = f'{name} line {line}: {value!r}'
           continue
-        scan.missing += math.isnan(number)
         scan.numeric += not math.isnan(number)
     if not file_rows:
       raise DataContractError(f'{path} has a header but no data rows')
@@ -420,8 +421,7 @@ def translate_format(max_line_chars: int = 1000) -> TextFormat:
 
 def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000) -> Tuple[int, str]:
   """Reads every pair file matching `pattern` once; returns (pairs, a description of the files)."""
-  if not os.path.isdir(data_root):
-    raise DataContractError(f'data directory {data_root} does not exist')
+  _require_directory(data_root)
   files = sorted(f for f in glob.glob(os.path.join(data_root, pattern)) if os.path.isfile(f))
   if not files:
     raise DataContractError(f'no files match {pattern!r} in {data_root}')

@@ -21,29 +21,26 @@ from tfx.types.system_artifacts import Metrics as _SystemMetrics
 
 from components.windowing import LABEL_KEY
 from components.windowing import PERSISTENCE_KEY
+from trainer import metrics
 
 SCORE_FILE = 'test_score.json'
 _BATCH = 512
 
 
 class TestScore(types.Artifact):
-  """JSON metrics of a model on a held-out split: MAE, RMSE, persistence MAE/RMSE, skill, windows."""
+  """JSON metrics of a model on a held-out split: MAE, RMSE, persistence MAE/RMSE, forecast_skill, windows."""
   TYPE_NAME = 'TfxLstmTestScore'
   TYPE_ANNOTATION = _SystemMetrics
 
 
 def forecast_errors(forecasts: np.ndarray, labels: np.ndarray, persistence: np.ndarray) -> dict:
-  """MAE/RMSE of the model and of persistence on the same windows, and skill = 1 - MAE / persistence MAE."""
+  """The Evaluator's forecast metrics (`trainer/metrics.py`) on these windows, and their count."""
   model_error, persistence_error = forecasts - labels, persistence - labels
-  mae, persistence_mae = float(np.mean(np.abs(model_error))), float(np.mean(np.abs(persistence_error)))
-  return {
-      'windows': int(labels.size),
-      'mae': mae,
-      'rmse': float(np.sqrt(np.mean(model_error ** 2))),
-      'persistence_mae': persistence_mae,
-      'persistence_rmse': float(np.sqrt(np.mean(persistence_error ** 2))),
-      'skill': 1 - mae / persistence_mae if persistence_mae > 0 else float('nan'),
-  }
+  sums = metrics.ForecastSums(weight=float(labels.size), abs_error=float(np.sum(np.abs(model_error))),
+                              sq_error=float(np.sum(model_error ** 2)),
+                              persistence_abs_error=float(np.sum(np.abs(persistence_error))),
+                              persistence_sq_error=float(np.sum(persistence_error ** 2)))
+  return dict(metrics.forecast_values(sums), windows=int(labels.size))
 
 
 def read_score(score_uri: str) -> dict:
@@ -65,7 +62,8 @@ def ForecastTestScore(  # pylint: disable=invalid-name
   Args:
     model: the Trainer's model (its Format-Serving SavedModel).
     examples: raw window examples from TimeSeriesWindowGen.
-    score: output JSON (see `forecast_errors`), also as custom properties `mae`, `rmse`, `skill`, `windows`.
+    score: output JSON (see `forecast_errors`), also as custom properties `mae`, `rmse`, `forecast_skill`,
+      `windows`.
     split: which split to score.
   """
   files = sorted(tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), '*')))
@@ -83,6 +81,6 @@ def ForecastTestScore(  # pylint: disable=invalid-name
                 split=split)
   with tf.io.gfile.GFile(os.path.join(score.uri, SCORE_FILE), 'w') as f:
     json.dump(result, f, indent=1, sort_keys=True)
-  for name in ('mae', 'rmse', 'skill'):
+  for name in (metrics.MAE, metrics.RMSE, metrics.FORECAST_SKILL):
     score.set_float_custom_property(name, result[name])
   score.set_int_custom_property('windows', result['windows'])

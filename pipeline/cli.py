@@ -3,9 +3,11 @@ time per task and root, each with its run id and log file), prints a run's summa
 import argparse
 import contextlib
 import dataclasses
+import datetime
 import logging
 import os
 import re
+import secrets
 import sys
 import time
 from typing import List, Optional
@@ -81,10 +83,8 @@ class ProgressPrinter(logging.Handler):
   def _show(self, text: str, final: bool) -> None:
     if self._interactive:
       self._console.write('\r\033[K' + self._prefix() + text + ('\n' if final else ''))
-    elif self._line_open or final:
+    else:  # finish the open line, or start a new one with the prefix
       self._console.write((text if self._line_open else self._prefix() + text) + '\n')
-    else:
-      self._console.write(self._prefix() + text + '\n')
     self._line_open = not final and self._interactive
     self._console.flush()
 
@@ -253,8 +253,6 @@ def run_task(task_name: str, args) -> int:
 def _new_run_id(task_name: str) -> str:
   """`<task>-<UTC time>-<4 hex digits>`: the TFX pipeline run id. Sortable, readable, and unique across the tasks
   of one metadata store (TFX names the pipeline-run context after it; context names are unique per type)."""
-  import datetime  # pylint: disable=g-import-not-at-top
-  import secrets  # pylint: disable=g-import-not-at-top
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%S')
   return f'{task_name}-{stamp}-{secrets.token_hex(2)}'
 

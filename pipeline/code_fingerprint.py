@@ -14,6 +14,8 @@ import os
 from typing import List, Optional
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CODE_KEY = 'code'  # the fingerprint's name in a component's config or parameters
+
 # Modules of plain dataclasses with defaults: what they say reaches the components' configs as values (a renamed or
 # added field too), so editing one task's defaults leaves the other tasks' fingerprints alone.
 VALUES_ONLY = ('preprocessing/options.py', 'trainer/hyperparameters.py')

@@ -14,6 +14,7 @@ from components.forecast_test_score import ForecastTestScore
 from components.serving_smoke_test import ServingSmokeTest
 from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
+from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import module_fingerprint
 from pipeline.tasks import TaskSpec
 
@@ -99,7 +100,7 @@ def create_pipeline(
       infra_blessing=smoke_test.outputs['infra_blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
-      custom_config={'code': module_fingerprint('components.atomic_pusher')},
+      custom_config={CODE_KEY: module_fingerprint('components.atomic_pusher')},
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
   components += [transform, trainer, baseline, evaluator, smoke_test, pusher]
   if task.score_test_split:

@@ -14,6 +14,7 @@ from components import windowing
 from components.data_contract import SOURCE_COLUMN
 from components.data_contract import TARGET_COLUMN
 from components.data_contract import TextFormat
+from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import code_fingerprint
 from pipeline.gates import ForecastGate
 from pipeline.gates import SentimentGate
@@ -27,7 +28,6 @@ from trainer.hyperparameters import ForecastHyperparameters
 from trainer.hyperparameters import SentimentHyperparameters
 from trainer.hyperparameters import TranslateHyperparameters
 
-CODE_KEY = 'code'  # the code fingerprint's key in Transform's and the Trainer's custom_config
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,8 +46,9 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
   return metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
 
 
-def _context_type_name(store, context) -> str:
-  return store.get_context_types_by_id([context.type_id])[0].name
+def _context_type_ids(store) -> Dict[int, str]:
+  """Context type id -> name, read once per call instead of once per context."""
+  return {t.id: t.name for t in store.get_context_types()}
 
 
 def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
@@ -58,11 +59,12 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
     return None
   run_executions = sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id)
   states, properties, pipeline_name = collections.defaultdict(list), {}, ''
+  context_types = _context_type_ids(store)
   state_names = metadata_store_pb2.Execution.State.Name
   for execution in run_executions:
     node = str(execution.id)
     for context in store.get_contexts_by_execution(execution.id):
-      kind = _context_type_name(store, context)
+      kind = context_types[context.type_id]
       if kind == NODE_CONTEXT:
         node = context.name.split('.', 1)[-1]
       elif kind == PIPELINE_CONTEXT:
@@ -87,10 +89,10 @@ def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
   pipeline_context = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
   if pipeline_context is None:
     return []
-  runs = {}
+  runs, context_types = {}, _context_type_ids(store)
   for execution in store.get_executions_by_context(pipeline_context.id):
     for context in store.get_contexts_by_execution(execution.id):
-      if _context_type_name(store, context) == RUN_CONTEXT:
+      if context_types[context.type_id] == RUN_CONTEXT:
         runs[context.name] = (context.create_time_since_epoch, context.id)
   return sorted(runs, key=runs.get)
 

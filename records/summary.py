@@ -138,7 +138,7 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   if score is not None:
     test = read_score(score.uri)
     print(f"  test        MAE {_fmt(test['mae'])}  RMSE {_fmt(test['rmse'])}  (persistence MAE "
-          f"{_fmt(test['persistence_mae'])}  RMSE {_fmt(test['persistence_rmse'])}; skill {test['skill']:+.1%}) "
+          f"{_fmt(test['persistence_mae'])}  RMSE {_fmt(test['persistence_rmse'])}; skill {test['forecast_skill']:+.1%}) "
           f"on {test['windows']:,} windows, scored after the push decision")
 
   infra = run.output('InfraBlessing')

@@ -148,7 +148,7 @@ def test_test_split_is_scored_after_the_push_with_the_model_and_persistence(firs
   assert score['windows'] == len(windows) > 0
   np.testing.assert_allclose(score['mae'], np.mean(np.abs(forecasts - labels)), rtol=1e-4)
   np.testing.assert_allclose(score['persistence_mae'], np.mean(np.abs(last - labels)), rtol=1e-5)
-  np.testing.assert_allclose(score['skill'], 1 - score['mae'] / score['persistence_mae'], rtol=1e-6)
+  np.testing.assert_allclose(score['forecast_skill'], 1 - score['mae'] / score['persistence_mae'], rtol=1e-6)
   assert f"test        MAE {score['mae']:.3f}" in first_run.stdout
   assert f"on {len(windows):,} windows, scored after the push decision" in first_run.stdout
 

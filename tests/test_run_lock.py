@@ -1,5 +1,6 @@
 """Tier 1: the per-task run lock, between real processes."""
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ HOLD = textwrap.dedent('''
     if sys.argv[2] == 'die':
       os.kill(os.getpid(), 9)
     time.sleep(float(sys.argv[2]))
+    print('releasing', flush=True)
     lock.__exit__(None, None, None)
 ''')
 
@@ -46,10 +48,10 @@ def test_second_holder_is_refused_with_the_holder_named(tmp_path):
 def test_wait_runs_after_the_holder(tmp_path):
   holder = _hold(tmp_path, '2')
   waits = []
-  started = time.time()
   with TaskLock(str(tmp_path), 'forecast', wait=True, on_wait=waits.append):
-    waited = time.time() - started
-  assert waited > 1.5  # the holder kept it for 2 s
+    # The holder says 'releasing' just before it lets go: a waiter that got in earlier would find nothing to read.
+    assert select.select([holder.stdout], [], [], 0)[0], 'the lock was granted while the holder still held it'
+    assert holder.stdout.readline().strip() == 'releasing'
   assert waits and f'pid {holder.pid}' in waits[0]
   assert holder.wait(timeout=10) == 0
 

@@ -67,7 +67,8 @@ def _per_model_and_output(name: str, model_names, output_names, example_weighted
 
 
 @dataclasses.dataclass
-class _Sums:
+class ForecastSums:
+  """Weighted error sums of a forecaster and of persistence; `forecast_values` turns them into the metrics."""
   weight: float = 0.0
   abs_error: float = 0.0
   sq_error: float = 0.0
@@ -87,10 +88,10 @@ class _ForecastCombiner(beam.CombineFn):
     self._persistence_key = persistence_key
     self._example_weighted = example_weighted
 
-  def create_accumulator(self) -> _Sums:
-    return _Sums()
+  def create_accumulator(self) -> ForecastSums:
+    return ForecastSums()
 
-  def add_input(self, sums: _Sums, element: metric_types.StandardMetricInputs) -> _Sums:
+  def add_input(self, sums: ForecastSums, element: metric_types.StandardMetricInputs) -> ForecastSums:
     persistence = metric_util.safe_to_scalar(element.features[self._persistence_key])
     for label, prediction, weight in metric_util.to_label_prediction_example_weight(
         element, eval_config=self._eval_config, model_name=self._model_name,
@@ -105,26 +106,30 @@ class _ForecastCombiner(beam.CombineFn):
       sums.persistence_sq_error += weight * (persistence - label) ** 2
     return sums
 
-  def merge_accumulators(self, accumulators: Iterable[_Sums]) -> _Sums:
-    total = _Sums()
+  def merge_accumulators(self, accumulators: Iterable[ForecastSums]) -> ForecastSums:
+    total = ForecastSums()
     for sums in accumulators:
-      for field in dataclasses.fields(_Sums):
+      for field in dataclasses.fields(ForecastSums):
         setattr(total, field.name, getattr(total, field.name) + getattr(sums, field.name))
     return total
 
-  def extract_output(self, sums: _Sums) -> Dict[metric_types.MetricKey, float]:
-    if not sums.weight:
-      return {self._key: float('nan')}
-    mae = sums.abs_error / sums.weight
-    persistence_mae = sums.persistence_abs_error / sums.weight
-    values = {
-        MAE: mae,
-        RMSE: np.sqrt(sums.sq_error / sums.weight),
-        PERSISTENCE_MAE: persistence_mae,
-        PERSISTENCE_RMSE: np.sqrt(sums.persistence_sq_error / sums.weight),
-        FORECAST_SKILL: 1.0 - mae / persistence_mae if persistence_mae else float('nan'),
-    }
-    return {self._key: float(values[self._metric])}
+  def extract_output(self, sums: ForecastSums) -> Dict[metric_types.MetricKey, float]:
+    return {self._key: forecast_values(sums)[self._metric]}
+
+
+def forecast_values(sums: ForecastSums) -> Dict[str, float]:
+  """MAE, RMSE, persistence MAE/RMSE and skill = 1 - MAE / persistence MAE (nan without examples)."""
+  if not sums.weight:
+    return {name: float('nan') for name in FORECAST_METRIC_NAMES}
+  mae = sums.abs_error / sums.weight
+  persistence_mae = sums.persistence_abs_error / sums.weight
+  return {
+      MAE: float(mae),
+      RMSE: float(np.sqrt(sums.sq_error / sums.weight)),
+      PERSISTENCE_MAE: float(persistence_mae),
+      PERSISTENCE_RMSE: float(np.sqrt(sums.persistence_sq_error / sums.weight)),
+      FORECAST_SKILL: float(1.0 - mae / persistence_mae) if persistence_mae else float('nan'),
+  }
 
 
 metric_types.register_metric(ForecastMetric)
