@@ -46,6 +46,10 @@ examples:
   tfx-lstm run all                              # every task on its bundled data
   tfx-lstm run sentiment --wait                 # queue behind a sentiment run already going on this root
   tfx-lstm summary --task forecast              # the latest forecast run's summary; --run RUN_ID for another
+  tfx-lstm runs                                 # every run under runs/, newest first; --task T for one task
+  tfx-lstm report --task sentiment              # HTML report of the latest sentiment run (runs/reports/<run>.html)
+  tfx-lstm report --run RUN_ID --output review.html
+  tfx-lstm report --compare RUN_A RUN_B         # two runs of one task side by side
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
   tfx-lstm predict sentiment --model runs/serving/sentiment "a gripping , beautifully acted film ."
   tfx-lstm predict translate --model runs/serving/translate "I am hungry." "Where is the station?"
@@ -283,6 +287,8 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
       pushed = record and artifact_property(record.output('PushedModel'), 'pushed_destination')
       console_err.write(f'error: {message}\n' + (f'the model was pushed to {pushed} before the failure'
                                                   if pushed else 'nothing was pushed') + f' (run {run_id}).\n')
+      if record is not None:
+        _write_run_report(paths.metadata_path, run_id, args.root, console)
       return EXIT_FAILED
     finally:
       logging.getLogger().removeHandler(progress)
@@ -290,20 +296,37 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
     from records.summary import print_summary  # pylint: disable=g-import-not-at-top
     with contextlib.redirect_stdout(console):
       print_summary(task_name, read_run(paths.metadata_path, run_id))
+    _write_run_report(paths.metadata_path, run_id, args.root, console)
   return 0
 
 
-# ----------------------------------------------------------------------------------------------------
-# summary
+def _write_run_report(metadata_path: str, run_id: str, root: str, console) -> None:
+  """Writes the run's report from ML Metadata and prints its path; a report that cannot be written is said, and
+  does not change the run's outcome."""
+  from records import report  # pylint: disable=g-import-not-at-top
+  try:
+    path = report.write_report(metadata_path, run_id, report.default_report_path(root, run_id))
+  except Exception as e:  # pylint: disable=broad-except
+    logging.exception('report failed')
+    console.write(f'  report      not written ({type(e).__name__}: {(str(e).splitlines() or [""])[0]}); '
+                  f'retry with: tfx-lstm report --root {root} --run {run_id}\n')
+    return
+  console.write(f'  report      {path}\n')
 
-def summary(args) -> int:
-  """Prints the summary of run `--run` (default: the latest run of `--task`) from ML Metadata."""
-  os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
-  from records import run_record  # pylint: disable=g-import-not-at-top
-  from records.summary import print_summary  # pylint: disable=g-import-not-at-top
-  metadata_path = os.path.join(os.path.abspath(args.root), 'metadata.sqlite')
+
+# ----------------------------------------------------------------------------------------------------
+# summary, report, runs: read from ML Metadata and the runs' artifacts
+
+def _metadata_path(root: str) -> str:
+  metadata_path = os.path.join(os.path.abspath(root), 'metadata.sqlite')
   if not os.path.exists(metadata_path):
-    raise UserError(f'no runs under {args.root} ({metadata_path} does not exist)')
+    raise UserError(f'no runs under {root} ({metadata_path} does not exist)')
+  return metadata_path
+
+
+def _chosen_run(args, metadata_path: str):
+  """The record of run `--run`, or of the latest run of `--task`."""
+  from records import run_record  # pylint: disable=g-import-not-at-top
   run_id = args.run
   if not run_id:
     if not args.task:
@@ -317,7 +340,50 @@ def summary(args) -> int:
   task_name = record.pipeline_name.removeprefix('tfx-lstm-')
   if args.task and task_name != args.task:
     raise UserError(f'run {run_id} is a {task_name} run, not {args.task}')
+  return record, task_name
+
+
+def summary(args) -> int:
+  """Prints the summary of run `--run` (default: the latest run of `--task`) from ML Metadata."""
+  from records.summary import print_summary  # pylint: disable=g-import-not-at-top
+  record, task_name = _chosen_run(args, _metadata_path(args.root))
   print_summary(task_name, record)
+  return 0
+
+
+def report(args) -> int:
+  """Writes the HTML report of one run (default: the latest run of `--task`), or of two runs side by side."""
+  from records import report as reports  # pylint: disable=g-import-not-at-top
+  metadata_path = _metadata_path(args.root)
+  if args.compare:
+    if args.run:
+      raise UserError('--compare names both runs; leave out --run')
+    first, second = args.compare
+    output = args.output or os.path.join(os.path.abspath(args.root), 'reports', f'compare-{first}-vs-{second}.html')
+    try:
+      path = reports.write_comparison(metadata_path, first, second, output)
+    except (LookupError, ValueError) as e:
+      raise UserError(str(e).strip("'\"")) from None
+  else:
+    record, _ = _chosen_run(args, metadata_path)
+    path = reports.write_report(metadata_path, record.run_id,
+                                args.output or reports.default_report_path(args.root, record.run_id))
+  print(path)
+  return 0
+
+
+def runs(args) -> int:
+  """Lists the runs under `--root` (of `--task`), newest first."""
+  from records import report as reports  # pylint: disable=g-import-not-at-top
+  rows = reports.list_runs(_metadata_path(args.root), args.task)
+  if not rows:
+    print(f'no {args.task + " " if args.task else ""}runs under {args.root}')
+    return 0
+  table = [('RUN ID', 'TASK', 'STARTED', 'STATUS', 'HEADLINE', 'BLESSED', 'PUSHED')] + [
+      (r.run_id, r.task, r.started, r.status, r.headline or '-', r.blessed, r.pushed_version or '-') for r in rows]
+  widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+  for row in table:
+    print('  '.join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
   return 0
 
 
@@ -515,6 +581,21 @@ def build_parser() -> argparse.ArgumentParser:
   summary_parser.add_argument('--run', default='', metavar='RUN_ID',
                               help='a run id, as `tfx-lstm run` prints it (e.g. forecast-20261126T101500-3fa2)')
 
+  report_parser = commands.add_parser(
+      'report', help="write a run's HTML report (or two runs side by side) from ML Metadata", epilog=EXAMPLES,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  report_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
+  report_parser.add_argument('--task', choices=TASKS, help='the latest run of this task (without --run)')
+  report_parser.add_argument('--run', default='', metavar='RUN_ID', help='the run to report on')
+  report_parser.add_argument('--compare', nargs=2, metavar=('RUN_A', 'RUN_B'),
+                             help='two runs of one task side by side (hyperparameters, data, metrics per slice)')
+  report_parser.add_argument('--output', default='', metavar='FILE',
+                             help='where to write the HTML (default: <root>/reports/<run id>.html)')
+  runs_parser = commands.add_parser('runs', help='list past runs, newest first', epilog=EXAMPLES,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+  runs_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
+  runs_parser.add_argument('--task', choices=TASKS, help='only runs of this task')
+
   predict = commands.add_parser('predict', help='query a pushed model', epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
   predict_tasks = predict.add_subparsers(dest='task', required=True)
@@ -543,10 +624,11 @@ def run_all_argvs(args) -> List[List[str]]:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  if args.command == 'predict':  # no log file here: keep TensorFlow's start-up chatter off the console
+  if args.command != 'run':  # no log file here: keep TensorFlow's start-up chatter off the console
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
     import warnings  # pylint: disable=g-import-not-at-top
     warnings.filterwarnings('ignore', category=FutureWarning)
+    logging.getLogger('tensorflow').setLevel(logging.ERROR)  # TFMA's loaders log deprecation warnings
   try:
     if args.command == 'run':
       if args.task != 'all':
@@ -556,8 +638,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if status:
           return status
       return 0
-    if args.command == 'summary':
-      return summary(args)
+    if args.command in ('summary', 'report', 'runs'):
+      return {'summary': summary, 'report': report, 'runs': runs}[args.command](args)
     return predict(args)
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)

@@ -10,6 +10,7 @@ from tfx.proto import transform_pb2
 
 from components.atomic_pusher import AtomicPushExecutor
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
+from components.eval_predictions import EvalPredictions
 from components.forecast_test_score import ForecastTestScore
 from components.serving_smoke_test import ServingSmokeTest
 from components.text_example_gen import DelimitedTextExampleGen
@@ -30,7 +31,7 @@ def create_pipeline(
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
   """Builds ExampleGen -> statistics/schema/validation -> [windowing] -> Transform -> Trainer -> Evaluator
-  -> serving smoke test -> Pusher [-> test-split score] for one task.
+  -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for one task.
 
   Args:
     task: the task spec (modules, configuration, eval config).
@@ -54,7 +55,12 @@ def create_pipeline(
   example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config,
                                         code=module_fingerprint('components.text_example_gen'))
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
+  # The schema describes the training data; ExampleValidator then flags what the other splits have that training
+  # did not (a category never seen in training, say). Inferring it from every split would make such values valid.
+  split_names = [name for name, _ in (task.hash_splits or task.input_splits)]
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True,
+      exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [])
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   components = [example_gen, statistics_gen, schema_gen, example_validator]
@@ -108,6 +114,13 @@ def create_pipeline(
                                    code=module_fingerprint('components.forecast_test_score'))
     test_score.add_upstream_node(pusher)  # the held-out year is looked at only after the push decision
     components.append(test_score)
+  # For the run's report: each eval example beside the candidate's answer (and the test split's, after the push).
+  predictions = EvalPredictions(
+      model=trainer.outputs['model'], examples=examples, features=','.join(task.review_features),
+      prediction_key=task.eval_config.model_specs[0].prediction_key, splits=','.join(task.review_splits),
+      max_examples=task.review_max_examples, code=module_fingerprint('components.eval_predictions'))
+  predictions.add_upstream_node(pusher)  # review material only: it never delays or blocks the push
+  components.append(predictions)
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,

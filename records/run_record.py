@@ -3,7 +3,7 @@
 their states and outputs."""
 import collections
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -20,10 +20,22 @@ class RunRecord:
   execution_states: Dict[str, List[str]]  # node id -> states of its executions in this run
   outputs: Dict[str, List[metadata_store_pb2.Artifact]]  # artifact type name -> output artifacts
   properties: Dict[str, Dict[str, object]]  # node id -> execution properties of its last execution
+  timings: Dict[str, List[Tuple[int, int]]] = dataclasses.field(default_factory=dict)  # node id -> (start, end) ms
+  node_outputs: Dict[str, Dict[str, metadata_store_pb2.Artifact]] = dataclasses.field(
+      default_factory=dict)  # node id -> output key -> its (last) artifact
+
+  def node_output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    """The artifact a node wrote under an output key (StatisticsGen's 'statistics', say) in this run."""
+    return self.node_outputs.get(node, {}).get(key)
 
   def output(self, type_name: str) -> Optional[metadata_store_pb2.Artifact]:
     artifacts = self.outputs.get(type_name) or []
     return artifacts[-1] if artifacts else None
+
+  @property
+  def ended_ms(self) -> int:
+    """When the run's last execution was last updated (its start when nothing ran)."""
+    return max([end for spans in self.timings.values() for _, end in spans] or [self.started_ms])
 
   def nodes_in_state(self, state: str) -> List[str]:
     """Nodes whose every execution in this run ended in `state` (COMPLETE, CACHED, FAILED, ...)."""
@@ -58,9 +70,10 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   if run_context is None:
     return None
   run_executions = sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id)
-  states, properties, pipeline_name = collections.defaultdict(list), {}, ''
+  states, timings, properties, pipeline_name = collections.defaultdict(list), collections.defaultdict(list), {}, ''
   context_types = _context_type_ids(store)
   state_names = metadata_store_pb2.Execution.State.Name
+  node_of = {}
   for execution in run_executions:
     node = str(execution.id)
     for context in store.get_contexts_by_execution(execution.id):
@@ -69,7 +82,9 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
         node = context.name.split('.', 1)[-1]
       elif kind == PIPELINE_CONTEXT:
         pipeline_name = context.name
+    node_of[execution.id] = node
     states[node].append(state_names(execution.last_known_state))
+    timings[node].append((execution.create_time_since_epoch, execution.last_update_time_since_epoch))
     properties[node] = {name: _property(execution, name) for name in
                         list(execution.properties) + list(execution.custom_properties)}
   events = store.get_events_by_execution_ids([e.id for e in run_executions])
@@ -79,8 +94,12 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   type_names = {t.id: t.name for t in store.get_artifact_types_by_id(list({a.type_id for a in artifacts}))}
   for artifact in sorted(artifacts, key=lambda a: a.id):
     outputs[type_names[artifact.type_id]].append(artifact)
+  by_id, node_outputs = {a.id: a for a in artifacts}, collections.defaultdict(dict)
+  for event in sorted(events, key=lambda e: e.artifact_id):
+    if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
+      node_outputs[node_of[event.execution_id]][event.path.steps[0].key] = by_id[event.artifact_id]
   return RunRecord(run_id, pipeline_name, run_context.create_time_since_epoch, dict(states), dict(outputs),
-                   properties)
+                   properties, dict(timings), dict(node_outputs))
 
 
 def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
@@ -95,6 +114,13 @@ def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
       if context_types[context.type_id] == RUN_CONTEXT:
         runs[context.name] = (context.create_time_since_epoch, context.id)
   return sorted(runs, key=runs.get)
+
+
+def all_run_ids(metadata_path: str) -> List[str]:
+  """Every run id in the store, of any task, oldest first: one query over the pipeline-run contexts."""
+  store = open_store(metadata_path)
+  contexts = store.get_contexts_by_type(RUN_CONTEXT)
+  return [c.name for c in sorted(contexts, key=lambda c: (c.create_time_since_epoch, c.id))]
 
 
 def latest_run_id(metadata_path: str, pipeline_name: str) -> Optional[str]:

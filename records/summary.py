@@ -4,28 +4,14 @@ import math
 import os
 from typing import Dict, List, Optional, Tuple
 
-import tensorflow_model_analysis as tfma
-
 from components.forecast_test_score import read_score
 from components.windowing import read_report
 from records import run_record
+from records.evaluation import sliced_metrics
+from records.evaluation import validation_failures
 from records.run_record import RunRecord
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_BOUNDARIES
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
-
-
-def sliced_metrics(evaluation_uri: str) -> Dict[tuple, Dict[str, float]]:
-  """Slice key (() = overall, else ((feature, value),)) -> metric name -> value, for the candidate model."""
-  result = tfma.load_eval_result(evaluation_uri)
-  sliced = {}
-  for slice_key, metrics in result.slicing_metrics:
-    values = {}
-    for per_sub_key in metrics.get('', {}).values():
-      for name, value in per_sub_key.items():
-        if isinstance(value, dict) and 'doubleValue' in value:
-          values[name] = value['doubleValue']
-    sliced[tuple(slice_key)] = values
-  return sliced
 
 
 def _by_feature(sliced, feature: str) -> List[Tuple[object, Dict[str, float]]]:
@@ -73,25 +59,6 @@ def _translate_lines(sliced) -> List[str]:
 
 
 _METRIC_LINES = {'forecast': _forecast_lines, 'sentiment': _sentiment_lines, 'translate': _translate_lines}
-
-
-def validation_failures(evaluation_uri: str):
-  result = tfma.load_validation_result(evaluation_uri)
-  failures = []
-  for per_slice in result.metric_validations_per_slice:
-    for failure in per_slice.failures:
-      threshold = failure.metric_threshold
-      if threshold.HasField('value_threshold'):
-        bound = threshold.value_threshold
-        need = (f'>= {bound.lower_bound.value:.4g}' if bound.HasField('lower_bound')
-                else f'<= {bound.upper_bound.value:.4g}')
-        failures.append(f'{failure.metric_key.name} = {failure.metric_value.double_value.value:.4g}, needs {need}')
-      elif threshold.HasField('change_threshold'):
-        failures.append(f'{failure.metric_key.name} changed by {failure.metric_value.double_value.value:+.4g} '
-                        f'vs the blessed baseline, allowed {threshold.change_threshold.absolute.value:+.4g}')
-      else:
-        failures.append(f'{failure.metric_key.name}: {failure.message}')
-  return result.validation_ok, failures
 
 
 def _fmt(value: Optional[float], spec: str = '.3f') -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli
 from records import run_record
-from records import summary
+from records import evaluation
 
 pytestmark = pytest.mark.e2e
 
@@ -130,7 +130,7 @@ def test_forecast_with_multi_processing_beam_args(tmp_path):
   run = read_run_of(root, result)
   assert not run.nodes_in_state('FAILED') and 'Pusher' in run.nodes_in_state('COMPLETE')
   assert run_record.artifact_property(run.output('PushedModel'), 'pushed') == 1
-  sliced = summary.sliced_metrics(run.output('ModelEvaluation').uri)
+  sliced = evaluation.sliced_metrics(run.output('ModelEvaluation').uri)
   assert {key for key in sliced if key and key[0][0] == 'series_id'} == {
       (('series_id', 'north'),), (('series_id', 'south'),)}
   # The flags reached the Beam components, and TFX built no sdist of itself for them.

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from conftest import REPO, read_run_of, run_cli
 from records import run_record
-from records import summary
+from records import evaluation
 
 PIPELINE = 'tfx-lstm-translate'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
@@ -65,7 +65,7 @@ def test_every_component_executes_and_bleu_is_computed_per_slice(first_run, root
   assert f"tensorboard tensorboard --logdir {record.output('ModelRun').uri}" in first_run.stdout
   assert glob.glob(os.path.join(record.output('ModelRun').uri, 'train', 'events.out.tfevents.*'))
   assert re.search(r'\] Trainer +epoch 2/2  loss [\d.]+  eval loss [\d.]+', first_run.stdout)
-  sliced = summary.sliced_metrics(record.output('ModelEvaluation').uri)
+  sliced = evaluation.sliced_metrics(record.output('ModelEvaluation').uri)
   assert 'bleu' in sliced[()] and 0.0 <= sliced[()]['bleu'] <= 100.0
   buckets = [key for key in sliced if key and key[0][0] == 'source_length_bucket']
   assert len(buckets) >= 2 and all('bleu' in sliced[key] for key in buckets)

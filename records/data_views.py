@@ -1,0 +1,94 @@
+"""StatisticsGen and ExampleValidator artifacts read back with TFDV's own loaders: a per-feature summary per split
+and every anomaly."""
+import dataclasses
+import os
+from typing import Dict, List
+
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from tensorflow_data_validation.utils import anomalies_util
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx.types import artifact_utils
+
+STATS_FILE, ANOMALIES_FILE = 'FeatureStats.pb', 'SchemaDiff.pb'
+
+
+@dataclasses.dataclass
+class FeatureSummary:
+  name: str
+  kind: str  # 'numeric' or 'string'
+  count: int  # examples with a value
+  missing: int
+  numbers: Dict[str, float]  # mean, std dev, min, max (numeric features)
+  top_values: List[str]  # the most frequent values with their counts (string features)
+  unique: int
+
+
+@dataclasses.dataclass
+class Anomaly:
+  split: str
+  feature: str  # '' for the whole dataset
+  severity: str
+  short: str
+  description: str
+
+
+def _split_dirs(uri: str) -> Dict[str, str]:
+  splits = {}
+  for entry in sorted(tf.io.gfile.listdir(uri)):
+    entry = entry.rstrip('/')
+    if entry.startswith('Split-'):
+      splits[entry[len('Split-'):]] = os.path.join(uri, entry)
+  return splits
+
+
+def _summarise(feature: statistics_pb2.FeatureNameStatistics, examples: int) -> FeatureSummary:
+  name = feature.path.step[-1] if feature.path.step else feature.name
+  if feature.HasField('num_stats'):
+    stats = feature.num_stats
+    common = stats.common_stats
+    return FeatureSummary(name, 'numeric', int(common.num_non_missing), int(common.num_missing),
+                          {'mean': stats.mean, 'std dev': stats.std_dev, 'min': stats.min, 'max': stats.max}, [], 0)
+  stats = feature.string_stats
+  common = stats.common_stats
+  top = [f'{v.value} ({int(v.frequency):,})' for v in stats.top_values[:5]]
+  return FeatureSummary(name, 'string', int(common.num_non_missing), int(common.num_missing), {}, top,
+                        int(stats.unique))
+
+
+def feature_summaries(statistics_uri: str) -> Dict[str, Dict[str, object]]:
+  """Split -> {'examples': count, 'features': [FeatureSummary]} from StatisticsGen's FeatureStats.pb files."""
+  result = {}
+  for split, directory in _split_dirs(statistics_uri).items():
+    path = os.path.join(directory, STATS_FILE)
+    if not tf.io.gfile.exists(path):
+      continue
+    dataset = tfdv.load_stats_binary(path).datasets[0]
+    result[split] = {'examples': int(dataset.num_examples),
+                     'features': [_summarise(f, int(dataset.num_examples)) for f in dataset.features]}
+  return result
+
+
+def anomalies(anomalies_uri: str) -> List[Anomaly]:
+  """Every anomaly ExampleValidator found, per split, from its SchemaDiff.pb files."""
+  found = []
+  for split, directory in _split_dirs(anomalies_uri).items():
+    path = os.path.join(directory, ANOMALIES_FILE)
+    if not tf.io.gfile.exists(path):
+      continue
+    result = anomalies_util.load_anomalies_binary(path)
+    infos = list(result.anomaly_info.items())
+    if result.HasField('dataset_anomaly_info'):
+      infos.append(('', result.dataset_anomaly_info))
+    for feature, info in sorted(infos):
+      found.append(Anomaly(split, feature, info.Severity.Name(info.severity), info.short_description,
+                           info.description))
+  return found
+
+
+def example_counts(statistics_uri: str) -> Dict[str, int]:
+  return {split: summary['examples'] for split, summary in feature_summaries(statistics_uri).items()}
+
+
+def split_uri(artifact, split: str) -> str:
+  return artifact_utils.get_split_uri([artifact], split)
