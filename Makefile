@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test test-fast bench venv clean
+.PHONY: run test test-fast bench venv clean browser
 
 # Some machines' pip configs name local wheel folders that do not exist; pip warns once per package.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
@@ -34,7 +34,17 @@ venv: $(STAMP)
 run: $(STAMP)
 	@TF_USE_LEGACY_KERAS=1 $(VENV)/bin/tfx-lstm run all $(ARGS)
 
-test: $(STAMP)
+# The report's browser test opens reports in Debian's Chromium; installed here when missing (the test itself
+# installs nothing and, without it, fails naming this command).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || echo "warning: could not install chromium (apt-get install -y chromium); the browser test will fail" >&2; \
+	fi
+
+test: $(STAMP) browser
 	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q $(ARGS)
 
 test-fast: $(STAMP)

@@ -42,6 +42,10 @@ def _split_dirs(uri: str) -> Dict[str, str]:
   return splits
 
 
+def _shortened(text: str, limit: int = 60) -> str:
+  return text if len(text) <= limit else text[:limit - 1] + '…'
+
+
 def _summarise(feature: statistics_pb2.FeatureNameStatistics, examples: int) -> FeatureSummary:
   name = feature.path.step[-1] if feature.path.step else feature.name
   if feature.HasField('num_stats'):
@@ -51,7 +55,7 @@ def _summarise(feature: statistics_pb2.FeatureNameStatistics, examples: int) -> 
                           {'mean': stats.mean, 'std dev': stats.std_dev, 'min': stats.min, 'max': stats.max}, [], 0)
   stats = feature.string_stats
   common = stats.common_stats
-  top = [f'{v.value} ({int(v.frequency):,})' for v in stats.top_values[:5]]
+  top = [f'{_shortened(v.value)} ({int(v.frequency):,})' for v in stats.top_values[:5]]
   return FeatureSummary(name, 'string', int(common.num_non_missing), int(common.num_missing), {}, top,
                         int(stats.unique))
 

@@ -51,15 +51,21 @@ def forecast_view(predictions: Dict[str, Dict[str, list]], target: str) -> TaskV
     view.figure(f'{split}: forecast vs actual vs persistence{which}',
                 plots.forecast_over_time(shown['time'].values, shown[LABEL_KEY], shown[PREDICTION_COLUMN],
                                          shown[PERSISTENCE_KEY], f'{target}, {split} windows'))
-    frame['model'] = (frame[PREDICTION_COLUMN] - frame[LABEL_KEY]).abs()
-    frame['persistence'] = (frame[PERSISTENCE_KEY] - frame[LABEL_KEY]).abs()
-    for name, key in (('hour of day', frame['time'].dt.hour), ('month', frame['time'].dt.month)):
-      errors = frame.groupby(key)[['model', 'persistence']].mean()
+    for name, errors in errors_by_period(frame).items():
       view.figure(f'{split}: mean absolute error by {name}',
                   plots.grouped_bars(list(errors.index), {'model': errors['model'].values,
                                                           'persistence': errors['persistence'].values},
                                      name, f'MAE ({target})', f'{split}: MAE by {name}'))
   return view
+
+
+def errors_by_period(frame: pd.DataFrame) -> Dict[str, pd.DataFrame]:
+  """Mean absolute error of the model and of persistence by hour of day and by month of the target time."""
+  time = pd.to_datetime(frame[TARGET_TIMESTAMP_KEY], unit='s')
+  errors = pd.DataFrame({'model': (frame[PREDICTION_COLUMN] - frame[LABEL_KEY]).abs(),
+                         'persistence': (frame[PERSISTENCE_KEY] - frame[LABEL_KEY]).abs()})
+  return {period: errors.groupby(key).mean() for period, key in (('hour of day', time.dt.hour.rename('hour')),
+                                                                  ('month', time.dt.month.rename('month')))}
 
 
 def sentiment_view(predictions: Dict[str, Dict[str, list]], text_column: str, label_column: str) -> TaskView:
@@ -75,6 +81,9 @@ def sentiment_view(predictions: Dict[str, Dict[str, list]], text_column: str, la
   predicted = (probability >= 0.5).astype(int)
   matrix = metrics.confusion_matrix(labels, predicted, labels=[0, 1])
   view.figure('confusion matrix (threshold 0.5)', plots.confusion_matrix(matrix, ['0', '1'], 'eval sentences'))
+  view.tables.append(Table('confusion matrix (threshold 0.5): rows actual, columns predicted',
+                           ['actual', 'predicted 0', 'predicted 1'],
+                           [[str(label), int(matrix[label][0]), int(matrix[label][1])] for label in (0, 1)]))
   fraction, mean_predicted = calibration.calibration_curve(labels, probability, n_bins=10, strategy='uniform')
   counts = np.histogram(probability, bins=np.linspace(0, 1, 11))[0]
   view.figure('reliability (calibration): 10 equal-width bins, the number is the sentences in a bin',
