@@ -41,46 +41,19 @@ def read_run_of(root: str, result):
   return record
 
 
+
 ARTIFACTS = os.path.join(REPO, 'test-artifacts')  # screenshots the browser tests leave for a reviewer
-CHROMIUM = '/usr/bin/chromium'
-INSTALL_CHROMIUM = 'apt-get install -y chromium  (Debian; `make test` does this when it can)'
 
 
 def open_in_browser(html_path: str, screenshot_name: str) -> dict:
-  """Opens a local HTML file in headless Chromium with the network off; returns what the page did.
-
-  Returns {'console': [(type, text)], 'errors': [page errors], 'requests': [URLs other than the file itself],
-  'text': the page's visible text, 'screenshot': the PNG path}. Fails, naming the install command, when
-  Chromium is missing; installs nothing itself.
-  """
-  import shutil  # pylint: disable=g-import-not-at-top
+  """Opens a local HTML file in headless Chromium with the network off (`bench/browser.py`) and saves a screenshot
+  in test-artifacts/; fails, naming the install command, when Chromium is missing (installs nothing)."""
   import pytest  # pylint: disable=g-import-not-at-top
-  chromium = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which('chromium')
-  if not chromium:
-    pytest.fail(f'Chromium is not installed; install it with: {INSTALL_CHROMIUM}')
-  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  from bench import browser  # pylint: disable=g-import-not-at-top
+  if browser.find_chromium() is None:
+    pytest.fail(f'Chromium is not installed; install it with: {browser.INSTALL_CHROMIUM}')
   os.makedirs(ARTIFACTS, exist_ok=True)
   screenshot = os.path.join(ARTIFACTS, screenshot_name)
-  seen = {'console': [], 'errors': [], 'requests': []}
-  url = 'file://' + os.path.abspath(html_path)
-  with sync_playwright() as playwright:
-    browser = playwright.chromium.launch(
-        executable_path=chromium,
-        args=['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-              '--disable-sync', '--no-first-run'])
-    try:
-      context = browser.new_context(offline=True, viewport={'width': 1200, 'height': 900})
-      page = context.new_page()
-      page.on('console', lambda message: seen['console'].append((message.type, message.text)))
-      page.on('pageerror', lambda error: seen['errors'].append(str(error)))
-      page.on('request', lambda request: request.url != url and not request.url.startswith('data:')
-              and seen['requests'].append(request.url))
-      page.goto(url, wait_until='load')
-      seen['text'] = page.inner_text('body')
-      seen['broken_images'] = page.evaluate(
-          '[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt)')
-      page.screenshot(path=screenshot, full_page=True)
-    finally:
-      browser.close()
+  seen = browser.open_offline(html_path, screenshot)
   seen['screenshot'] = screenshot
   return seen

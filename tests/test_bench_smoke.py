@@ -36,6 +36,7 @@ SENTIMENT_TRAIN_ROWS, SENTIMENT_DEV_ROWS = 400, 80
 TRANSLATE_LINES, TRANSLATE_PAIRS = 600, 500
 
 TINY = ['--epochs', '1', '--throughput-epochs', '2']
+REPORT_SLICES = 10  # topic values in the report bench's run (100 on the full data)
 # The Beam benchmark runs one set-up here, with Beam flags so that they are passed through --beam-arg, but in
 # threads: multi-processing Beam costs about 80 s more CPU on tiny data (worker processes start per stage)
 # without exercising more of the script; its loop over set-ups and its table are tested without a pipeline.
@@ -107,13 +108,20 @@ def _bench_commands(data: pathlib.Path, work: pathlib.Path):
           str(work / 'beam_results.json'), '--epochs', '1',
           '--mode', f'{BEAM_MODE}={" ".join(BEAM_ARGS)}',
           '--', '--units', '8', '--min-skill', '-1000'),
+      'report_bench': _bench_command(
+          'report_bench', '--data', str(data), '--out', str(work / 'report'), '--results',
+          str(work / 'report_results.json'), '--slices', str(REPORT_SLICES), '--loads', '2',
+          '--', '--units', '8', '--embedding-dim', '8', '--vocab-size', '500', '--min-auc', '0'),
   }
 
 
 # ----------------------------------------------------------------------------------------------------
 # Fast checks (no pipeline).
 
-@pytest.mark.parametrize('script', ['forecast_bench', 'sentiment_bench', 'translate_bench', 'beam_bench'])
+SCRIPTS = ['forecast_bench', 'sentiment_bench', 'translate_bench', 'beam_bench', 'report_bench']
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_missing_data_is_an_error_naming_the_layout(script, tmp_path):
   result = subprocess.run(_bench_command(script, '--data', str(tmp_path / 'absent')), cwd=REPO,
                           capture_output=True, text=True, timeout=120)
@@ -121,7 +129,7 @@ def test_missing_data_is_an_error_naming_the_layout(script, tmp_path):
   assert 'not found' in result.stderr and 'bench/README.md' in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize('script', ['forecast_bench', 'sentiment_bench', 'translate_bench', 'beam_bench'])
+@pytest.mark.parametrize('script', SCRIPTS)
 def test_data_flag_has_no_default(script):
   result = subprocess.run(_bench_command(script), cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2 and '--data DIR is required' in result.stderr, result.stdout + result.stderr
@@ -265,9 +273,9 @@ def launched(tmp_path_factory):
   work = tmp_path_factory.mktemp('bench_smoke')
   commands = _bench_commands(make_tiny_data(work / 'data'), work)
   # Start order balances the two slots: translate, then forecast (re-scoring the Beam bench's run) on one;
-  # the Beam bench, then sentiment, on the other.
+  # the Beam bench, then sentiment and the report bench, on the other.
   jobs = _BenchJobs({name: commands[name] for name in ('translate_bench', 'beam_bench', 'sentiment_bench',
-                                                      'forecast_bench')},
+                                                      'forecast_bench', 'report_bench')},
                     {'forecast_bench': ('beam_bench',)}, work)
   yield jobs
   jobs.stop()
@@ -325,3 +333,15 @@ def test_translate_bench(launched):
   for key in ('ours_bleu', 'seed_bleu', 'ours_latency_ms_p50', 'seed_latency_ms_p50', 'throughput_ratio'):
     assert results[key] >= 0, key
   assert (launched.work / 'translate' / 'seed_translations.txt').exists()
+
+
+@pytest.mark.e2e
+def test_report_bench(launched):
+  launched.wait('report_bench')
+  results = _results(launched.work / 'report_results.json')
+  assert results['run_id'].startswith('sentiment-') and results['topic_values'] == REPORT_SLICES
+  assert results['slices'] >= REPORT_SLICES + 1  # the topics, overall and the length buckets
+  assert results['html_bytes'] > 0 and results['report_write_seconds'] > 0
+  assert len(results['browser_load_ms']) == 2 and results['browser_problems'] == []
+  page = (launched.work / 'report' / f"{results['run_id']}.html").read_text(encoding='utf-8')
+  assert f'topic = topic-{REPORT_SLICES - 1:03d}' in page

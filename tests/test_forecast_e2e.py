@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli
+from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma, report_values
 from records import run_record
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,7 @@ ROWS = 1800  # 75 days of hourly rows
 GAP_ROWS = range(500, 505)  # 2013-01-21 20:00 to 2013-01-22 00:00 left out
 PIPELINE = 'tfx-lstm-forecast'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen', 'Transform',
-         'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher', 'ForecastTestScore'}
+         'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher', 'ForecastTestScore', 'EvalPredictions'}
 FAST = ['--epochs', '1', '--units', '16', '--replicas', '2']
 
 
@@ -185,6 +186,12 @@ def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_pa
   summary = run_cli('summary', '--root', str(tmp_path), '--run', run.run_id)
   assert 'failed      TimeSeriesWindowGen' in summary.stdout, summary.stdout + summary.stderr
   assert 'pushed      no (the run stopped before Pusher)' in summary.stdout
+  # The failed run has its report too, and it says where the run stopped.
+  report = os.path.join(str(tmp_path), 'reports', f'{run.run_id}.html')
+  assert f'  report      {report}' in result.stdout
+  page = open(report, encoding='utf-8').read()
+  assert 'The run failed in TimeSeriesWindowGen.' in page and 'No evaluation: the run stopped before the Evaluator' in page
+  assert 'no: the run stopped before Pusher' in page
 
 
 @pytest.fixture(scope='module')
@@ -263,3 +270,97 @@ def test_epochs_change_reruns_training_only_with_live_progress(first_run, root, 
   assert _eval_line(first_run.stdout) != _eval_line(output)
   latest = run_cli('summary', '--root', root, '--task', 'forecast')
   assert f'summary of run {run.run_id}' in latest.stdout
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reports, `tfx-lstm runs` and `report --compare`, read from the runs above (blessed and not, with and without a
+# baseline, a training-only change).
+
+def _report_of(root, run_id):
+  with open(os.path.join(root, 'reports', f'{run_id}.html'), encoding='utf-8') as f:
+    return f.read()
+
+
+def test_every_run_wrote_a_report_with_tfmas_numbers_and_its_blessing(first_run, root):
+  metadata = _metadata(root)
+  blessings = set()
+  for run_id in run_record.run_ids(metadata, PIPELINE):
+    run = run_record.read_run(metadata, run_id)
+    page = _report_of(root, run_id)  # written by the run itself, at its end
+    values = assert_report_matches_tfma(page, run.output('ModelEvaluation').uri)
+    blessing = run.output('ModelBlessing')
+    blessed = run_record.artifact_property(blessing, 'blessed')
+    blessings.add(blessed)
+    if blessed:
+      assert '<strong id="blessing">blessed: all ' in page
+      assert '<td class="FAIL">' not in page
+    else:
+      assert '<strong id="blessing">not blessed: ' in page and '<td class="FAIL">FAIL</td>' in page
+      assert 'forecast_skill = ' in page or 'mae changed by ' in page
+      assert 'no: the model was not blessed' in page
+    if run_record.artifact_property(blessing, 'baseline_model_id'):
+      assert any(model == 'baseline' for model, _, _ in values)  # the baseline's column, beside the candidate's
+    pushed = run.output('PushedModel')
+    if run_record.artifact_property(pushed, 'pushed'):
+      assert run_record.artifact_property(pushed, 'pushed_destination') in page
+    score = json.load(open(os.path.join(run.output('TfxLstmTestScore').uri, 'test_score.json')))
+    assert f"{score['mae']:.4g}" in page and f"{score['windows']}" in page
+    for section in ('Windowing', 'forecast vs actual vs persistence', 'mean absolute error by hour of day',
+                    'mean absolute error by month', 'loss per epoch', 'mae per epoch', 'Hyperparameters',
+                    'serving smoke test'):
+      assert section in page, section
+  assert blessings == {0, 1}
+
+
+def test_runs_lists_every_run_newest_first_with_blessing_and_push(first_run, root):
+  result = run_cli('runs', '--root', root, '--task', 'forecast')
+  assert result.returncode == 0, result.stderr
+  header, *lines = result.stdout.splitlines()
+  assert header.split() == ['RUN', 'ID', 'TASK', 'STARTED', 'STATUS', 'HEADLINE', 'BLESSED', 'PUSHED']
+  metadata = _metadata(root)
+  expected_ids = run_record.run_ids(metadata, PIPELINE)[::-1]
+  assert [line.split()[0] for line in lines] == expected_ids and len(expected_ids) >= 5
+  for line, run_id in zip(lines, expected_ids):
+    run = run_record.read_run(metadata, run_id)
+    columns = re.split(r'\s{2,}', line)
+    blessed = run_record.artifact_property(run.output('ModelBlessing'), 'blessed')
+    pushed = run.output('PushedModel')
+    version = run_record.artifact_property(pushed, 'pushed_version')
+    assert columns[4].startswith('forecast_skill ')
+    assert columns[5] == ('yes' if blessed else 'no'), line
+    assert columns[6] == (version if run_record.artifact_property(pushed, 'pushed') else '-'), line
+
+
+def test_report_command_and_compare_of_two_runs(first_run, root, tmp_path):
+  metadata = _metadata(root)
+  first_id, *_, latest_id = run_record.run_ids(metadata, PIPELINE)
+  # --task: the latest run's report, wherever --output says.
+  result = run_cli('report', '--root', root, '--task', 'forecast', '--output', str(tmp_path / 'latest.html'))
+  assert result.returncode == 0 and result.stdout.strip() == str(tmp_path / 'latest.html'), result.stderr
+  assert f'<code id="run-id">{latest_id}</code>' in (tmp_path / 'latest.html').read_text()
+  # --run: that run's report, again, at its default place (what the run itself wrote there).
+  default_path = os.path.join(root, 'reports', f'{first_id}.html')
+  before = _report_of(root, first_id)
+  result = run_cli('report', '--root', root, '--run', first_id)
+  assert result.returncode == 0 and result.stdout.strip() == default_path, result.stderr
+  assert _report_of(root, first_id) == before  # the same run renders the same page
+
+  result = run_cli('report', '--root', root, '--compare', first_id, latest_id, '--output', str(tmp_path / 'ab.html'))
+  assert result.returncode == 0, result.stderr
+  page = (tmp_path / 'ab.html').read_text()
+  shown = report_values(page, 'data-run')
+  for side, run_id in (('a', first_id), ('b', latest_id)):
+    evaluation = run_record.read_run(metadata, run_id).output('ModelEvaluation').uri
+    from report_checks import tfma_values  # pylint: disable=g-import-not-at-top
+    candidate = {(s, m): v for (model, s, m), v in tfma_values(evaluation).items() if model == 'candidate'}
+    assert {(s, m): v for (run, s, m), v in shown.items() if run == side and v is not None} == candidate
+  # The runs differ in epochs (and data): the comparison marks those rows.
+  assert re.search(r'<tr class="FAIL"><th>epochs</th><td>1</td><td>2</td></tr>', page), page[:2000]
+  missing = run_cli('report', '--root', root, '--compare', first_id, 'forecast-nope')
+  assert missing.returncode == 2 and "no run 'forecast-nope'" in missing.stderr
+
+
+def test_report_opens_in_a_browser_offline(first_run, root):
+  run_id = read_run_of(root, first_run).run_id
+  assert_opens_cleanly_offline(os.path.join(root, 'reports', f'{run_id}.html'), 'report-forecast.png',
+                               'Evaluation', 'Windowing', 'Push')

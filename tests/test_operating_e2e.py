@@ -4,6 +4,7 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,13 +22,16 @@ TINY_SENTIMENT = ['--epochs', '1', '--units', '8', '--embedding-dim', '8', '--mi
 
 @pytest.fixture(scope='module')
 def sentiment_data(tmp_path_factory):
-  """train*/eval* files as a spreadsheet in some locales exports them: `.csv` with `;` between quoted fields."""
+  """train*/eval* files as a spreadsheet in some locales exports them: `.csv` with `;` between quoted fields.
+  A `genre` column to slice by has a value in eval that training never saw: a data anomaly."""
   directory = tmp_path_factory.mktemp('sst2_semicolon')
   with open(os.path.join(REPO, 'data', 'sst2', 'train.tsv'), encoding='utf-8') as f:
     rows = [line.rstrip('\n').split('\t') for line in f.readlines()[1:501]]
+  genres = {'train.csv': ('drama', 'comedy'), 'eval.csv': ('drama', 'comedy', 'documentary')}
   for name, part in (('train.csv', rows[:400]), ('eval.csv', rows[400:])):
     with open(directory / name, 'w', encoding='utf-8', newline='') as f:
-      csv.writer(f, delimiter=';', quoting=csv.QUOTE_ALL).writerows([('text', 'label'), *part])
+      csv.writer(f, delimiter=';', quoting=csv.QUOTE_ALL).writerows(
+          [('text', 'label', 'genre'), *[(*row, genres[name][i % len(genres[name])]) for i, row in enumerate(part)]])
   return str(directory)
 
 
@@ -39,7 +43,8 @@ def _start(*args):
 def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   """One sentiment run holds the root; a second is refused, a third waits; a forecast run goes on beside them."""
   root = str(tmp_path / 'root')
-  args = ['run', 'sentiment', '--data', sentiment_data, '--delimiter', ';', '--root', root, *TINY_SENTIMENT]
+  args = ['run', 'sentiment', '--data', sentiment_data, '--delimiter', ';', '--root', root, '--slice-columns', 'genre',
+          *TINY_SENTIMENT]
   # What a run killed with kill -9 leaves behind: its note (the kernel has released its lock).
   os.makedirs(os.path.join(root, 'locks'))
   holder_note = os.path.join(root, 'locks', 'sentiment.holder.json')
@@ -96,6 +101,15 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   assert sorted(os.listdir(os.path.join(root, 'logs'))) == sorted(
       [f'{first_run.run_id}.log', f'{queued_run.run_id}.log', f'{forecast_run.run_id}.log'])
   assert not os.path.exists(holder_note)
+
+  # Each run's report flags the anomaly at the top: eval has a genre the schema (from training) does not know.
+  for run in (first_run, queued_run):
+    with open(os.path.join(root, 'reports', f'{run.run_id}.html'), encoding='utf-8') as f:
+      page = f.read()
+    banner = re.search(r'<div class="banner bad" id="anomaly-banner">([^<]*)', page)
+    assert banner and 'eval / genre: Unexpected string values' in banner.group(1), page[:3000]
+    assert 'documentary' in page[page.index('id="anomaly-table"'):]
+    assert 'genre = documentary' in page  # and TFMA's slice of it
 
 
 def _forecast_rows(directory, rows: int) -> str:

@@ -11,11 +11,12 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, read_run_of, run_cli
+from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma
 from records import run_record
 
 PIPELINE = 'tfx-lstm-sentiment'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
-         'Evaluator', 'ServingSmokeTest', 'Pusher'}
+         'Evaluator', 'ServingSmokeTest', 'Pusher', 'EvalPredictions'}
 FAST = ['--epochs', '2', '--units', '16', '--embedding-dim', '16', '--replicas', '2']
 SENTENCES = ['a gripping , beautifully acted film .', 'dull , lifeless and far too long .', 'it is a film .']
 
@@ -54,6 +55,30 @@ def test_every_component_executes_and_the_model_is_pushed(run):
   assert f"tensorboard tensorboard --logdir {record.output('ModelRun').uri}" in result.stdout
   assert glob.glob(os.path.join(record.output('ModelRun').uri, 'validation', 'events.out.tfevents.*'))
   assert re.search(r'\] Trainer +epoch 2/2  loss [\d.]+  eval auc [\d.]+', result.stdout)
+
+
+@pytest.mark.e2e
+def test_report_shows_tfmas_metrics_and_a_confusion_matrix_that_agrees_with_them(run):
+  root, result = run
+  record = read_run_of(root, result)
+  report = os.path.join(root, 'reports', f'{record.run_id}.html')
+  assert f'  report      {report}' in result.stdout
+  page = open(report, encoding='utf-8').read()
+  values = assert_report_matches_tfma(page, record.output('ModelEvaluation').uri)
+  assert '<strong id="blessing">blessed: all 1 checked threshold(s) passed; there was no earlier blessed model' in page
+  # The confusion matrix comes from EvalPredictions (serving_default on each eval sentence); TFMA's accuracy comes
+  # from the Evaluator. Two paths to the same numbers.
+  matrix = re.search(r'<tr><td>0</td><td>(\d+)</td><td>(\d+)</td></tr><tr><td>1</td><td>(\d+)</td><td>(\d+)</td></tr>',
+                     page)
+  true_negative, false_positive, false_negative, true_positive = map(int, matrix.groups())
+  assert true_negative + false_positive + false_negative + true_positive == 300
+  assert (true_negative + true_positive) / 300 == pytest.approx(values[('candidate', 'overall', 'binary_accuracy')],
+                                                                abs=1e-6)
+  for section in ('reliability (calibration)', 'most confident mistakes', 'auc per epoch', 'loss per epoch',
+                  'Statistics: split train (1,500 examples)', 'Statistics: split eval (300 examples)'):
+    assert section in page, section
+  assert 'id="no-anomalies"' in page
+  assert_opens_cleanly_offline(report, 'report-sentiment.png', 'Evaluation', 'confusion matrix', 'Push')
 
 
 @pytest.mark.e2e

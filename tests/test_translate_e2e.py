@@ -11,12 +11,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, read_run_of, run_cli
+from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma
 from records import run_record
 from records import evaluation
 
 PIPELINE = 'tfx-lstm-translate'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
-         'Evaluator', 'ServingSmokeTest', 'Pusher'}
+         'Evaluator', 'ServingSmokeTest', 'Pusher', 'EvalPredictions'}
 FAST = ['--epochs', '2', '--units', '32', '--embedding-dim', '16', '--replicas', '2']
 SENTENCES = ['I am hungry.', 'Where is the station?', 'zzz qqq']
 PAIRS = 3000
@@ -123,6 +124,26 @@ def test_gate_that_cannot_pass_pushes_nothing(first_run, data_dir, root):
   assert 'blessed     NO' in result.stdout and 'needs >= 100' in result.stdout, result.stdout
   assert 'pushed      no (model not blessed)' in result.stdout
   assert _versions(root) == before
+  # Its report says why, beside TFMA's numbers; the first run's report says blessed.
+  page = open(os.path.join(root, 'reports', f'{record.run_id}.html'), encoding='utf-8').read()
+  assert_report_matches_tfma(page, record.output('ModelEvaluation').uri)
+  assert '<strong id="blessing">not blessed: bleu = ' in page and 'needs &gt;= 100' in page
+  assert '<td class="FAIL">FAIL</td>' in page and 'no: the model was not blessed' in page
+
+
+@pytest.mark.e2e
+def test_report_shows_bleu_per_slice_and_sentence_translations(first_run, root):
+  record = read_run_of(root, first_run)
+  report = os.path.join(root, 'reports', f'{record.run_id}.html')
+  assert f'  report      {report}' in first_run.stdout
+  page = open(report, encoding='utf-8').read()
+  values = assert_report_matches_tfma(page, record.output('ModelEvaluation').uri)
+  assert any(metric == 'bleu' and slice_ != 'overall' for _, slice_, metric in values)
+  assert '<strong id="blessing">blessed: ' in page
+  for section in ('the first 10 eval pairs', 'the 10 best', 'the 10 worst', 'sentence BLEU', 'loss per epoch',
+                  'BLEU, the gate metric, is computed by the Evaluator'):
+    assert section in page, section
+  assert_opens_cleanly_offline(report, 'report-translate.png', 'Evaluation', 'the 10 worst', 'Push')
 
 
 @pytest.mark.parametrize('content,message', [
