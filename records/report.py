@@ -237,8 +237,9 @@ def run_row(record: RunRecord) -> RunRow:
   pushed = record.output('PushedModel')
   version = run_record.artifact_property(pushed, 'pushed_version') if run_record.artifact_property(
       pushed, 'pushed') else ''
-  failed = record.nodes_in_state('FAILED')
-  return RunRow(record.run_id, task_name, utc(record.started_ms), 'failed' if failed else 'complete', headline,
+  last_states = {states[-1] for states in record.execution_states.values() if states}
+  status = 'failed' if 'FAILED' in last_states else 'running' if last_states & {'NEW', 'RUNNING'} else 'complete'
+  return RunRow(record.run_id, task_name, utc(record.started_ms), status, headline,
                 '-' if blessed is None else 'yes' if blessed else 'no', version or '')
 
 

@@ -68,13 +68,21 @@ def errors_by_period(frame: pd.DataFrame) -> Dict[str, pd.DataFrame]:
                                                                   ('month', time.dt.month.rename('month')))}
 
 
+def _eval_frame(predictions: Dict[str, Dict[str, list]], view: TaskView, what: str) -> Optional[pd.DataFrame]:
+  """The eval split's predictions as a frame, or None (and a note on the view) when there are none."""
+  frame = pd.DataFrame(predictions.get('eval', {}))
+  if frame.empty:
+    view.notes.append(f'no eval {what} were predicted.')
+    return None
+  return frame
+
+
 def sentiment_view(predictions: Dict[str, Dict[str, list]], text_column: str, label_column: str) -> TaskView:
   from sklearn import calibration  # pylint: disable=g-import-not-at-top
   from sklearn import metrics  # pylint: disable=g-import-not-at-top
   view = TaskView()
-  frame = pd.DataFrame(predictions.get('eval', {}))
-  if frame.empty:
-    view.notes.append('no eval sentences were predicted.')
+  frame = _eval_frame(predictions, view, 'sentences')
+  if frame is None:
     return view
   labels = frame[label_column].astype(int).values
   probability = frame[PREDICTION_COLUMN].astype(float).values
@@ -100,9 +108,8 @@ def sentiment_view(predictions: Dict[str, Dict[str, list]], text_column: str, la
 def translate_view(predictions: Dict[str, Dict[str, list]], source_column: str, target_column: str) -> TaskView:
   import sacrebleu  # pylint: disable=g-import-not-at-top
   view = TaskView()
-  frame = pd.DataFrame(predictions.get('eval', {}))
-  if frame.empty:
-    view.notes.append('no eval pairs were translated.')
+  frame = _eval_frame(predictions, view, 'pairs')
+  if frame is None:
     return view
   # Case-insensitive, as the Evaluator's corpus BLEU (the model sees lower-cased text).
   frame['bleu'] = [sacrebleu.sentence_bleu(str(p), [str(r)], lowercase=True).score
