@@ -1,7 +1,7 @@
 """Report benchmark; results go in bench/README.md.
 
 A sentiment run on SST-2 with a `topic` column of N values to slice by (`--slices`, default 100; sentence i gets
-topic i mod N), so TFMA writes N + 7 slices (overall, five length buckets, N topics and what the data has). Then:
+topic i mod N), so TFMA writes N + 6 slices (overall, five length buckets, N topics). Then:
 how long `tfx-lstm report` takes (the whole process, and the in-process write alone), the size of the HTML, and how
 long headless Chromium takes to open it offline (navigation start to the load event, median of `--loads`).
 

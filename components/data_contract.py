@@ -403,7 +403,9 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
   separator, quoting = format_for(used[0], delimiter)
   text_format = TextFormat(columns=(text_column, label_column, *slice_columns), delimiter=separator, quoting=quoting,
                            int_columns=(label_column,), allowed_values={label_column: (0, 1)},
-                           non_empty=(text_column,))
+                           # Slice columns too: the schema is learned from the training split, where a column
+                           # that always has a value becomes required; an eval row without one would stop the run.
+                           non_empty=(text_column, *slice_columns))
   rows = check_files([os.path.join(data_root, f) for f in used], text_format)
   return SentimentData(input_splits, hash_splits, text_format, rows, f'{layout}; {text_format.description}')
 

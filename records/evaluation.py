@@ -78,9 +78,10 @@ def _bound_in_words(threshold) -> str:
       parts.append(f'<= {threshold.upper_bound.value:.6g}')
     return ' and '.join(parts)
   allowed = threshold.absolute.value
-  if threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER:
-    return f'at most {allowed:+.6g} above the baseline'
-  return f'at most {-allowed:.6g} below the baseline' if allowed <= 0 else f'at least {allowed:+.6g} vs the baseline'
+  if threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER:  # the difference must be <= allowed
+    return f'at most {allowed:.6g} above the baseline' if allowed >= 0 else f'at least {-allowed:.6g} below the baseline'
+  # HIGHER_IS_BETTER: the difference must be >= allowed
+  return f'at most {-allowed:.6g} below the baseline' if allowed <= 0 else f'at least {allowed:.6g} above the baseline'
 
 
 def _failure_in_words(failure) -> str:
@@ -106,6 +107,12 @@ def _slice_key_of_spec(spec) -> str:
   return ', '.join(list(spec.feature_keys) + [f'{k} = {v}' for k, v in spec.feature_values.items()])
 
 
+def _slice_name_of_key(slice_key) -> str:
+  """A validation result's SliceKey proto, named like `_slice_key_of_spec` names the spec that selects it."""
+  parts = [f'{k.column}' for k in slice_key.single_slice_keys]
+  return ', '.join(parts) if parts else 'overall'
+
+
 def load_evaluation(evaluation_uri: str) -> Evaluation:
   """The Evaluator's output directory, read with `tfma.load_eval_result` / `tfma.load_validation_result`."""
   first = tfma.load_eval_result(evaluation_uri)
@@ -122,8 +129,9 @@ def load_evaluation(evaluation_uri: str) -> Evaluation:
               if baseline_specs else {})
 
   validation = tfma.load_validation_result(evaluation_uri)
-  failed = {(f.metric_key.name, f.metric_key.is_diff) for per_slice in validation.metric_validations_per_slice
-            for f in per_slice.failures}
+  # A failure belongs to a metric (or its difference) on one slice; thresholds here are on whole slices.
+  failed = {(f.metric_key.name, f.metric_key.is_diff, _slice_name_of_key(per_slice.slice_key))
+            for per_slice in validation.metric_validations_per_slice for f in per_slice.failures}
   thresholds = []
   for key, specs_and_thresholds in tfma.metrics.metric_thresholds_from_metrics_specs(
       config.metrics_specs, config).items():
@@ -136,7 +144,7 @@ def load_evaluation(evaluation_uri: str) -> Evaluation:
       if is_change and not baseline_specs:
         outcome = 'not checked'  # TFMA compares with a baseline only when there is one
       else:
-        outcome = 'FAIL' if (key.name, bool(key.is_diff)) in failed else 'pass'
+        outcome = 'FAIL' if (key.name, bool(key.is_diff), _slice_key_of_spec(slice_spec)) in failed else 'pass'
       thresholds.append(Threshold(key.name, _slice_key_of_spec(slice_spec), 'change' if is_change else 'value',
                                   _bound_in_words(threshold), value, outcome))
   thresholds.sort(key=lambda t: (t.metric, t.kind))

@@ -47,6 +47,8 @@ def _number(value, spec: str = '.4g') -> str:
     return ''
   if isinstance(value, float) and not evaluation_records.is_finite(value):
     return str(value)
+  if isinstance(value, float) and value.is_integer() and spec == '.4g':  # counts: 1,578 rather than 1578
+    return f'{int(value):,}'
   return format(value, spec) if isinstance(value, float) else f'{value:,}' if isinstance(value, int) else str(value)
 
 
@@ -73,14 +75,27 @@ def component_rows(record: RunRecord) -> List[Dict[str, object]]:
   return rows
 
 
+def _files_in_words(fingerprint_line: str) -> str:
+  """ExampleGen's `split:S,num_files:N,total_bytes:B,...` as `S: N file(s), B bytes`."""
+  fields = dict(part.split(':', 1) for part in fingerprint_line.split(',') if ':' in part)
+  try:
+    return f"{fields['split']}: {int(fields['num_files']):,} file(s), {int(fields['total_bytes']):,} bytes"
+  except (KeyError, ValueError):
+    return fingerprint_line
+
+
 def _input_rows(record: RunRecord, example_counts: Dict[str, int]) -> Dict[str, object]:
+  """Input directory and file patterns (ExampleGen's execution), files and span (its Examples artifact, which a
+  cached execution shares with the run that made it), rows per split."""
   gen = record.properties.get('FileBasedExampleGen', {})
+  examples = record.node_output('FileBasedExampleGen', 'examples')
   splits = [f"{s['name']}: {s['pattern']}" for s in _json_property(record, 'FileBasedExampleGen', 'input_config')
             .get('splits', [])]
-  fingerprint = [line.replace('split:', '').replace(',', ', ')
-                 for line in str(gen.get('input_fingerprint') or '').splitlines()]
-  return {'directory': gen.get('input_base', ''), 'patterns': splits, 'files': fingerprint,
-          'span': gen.get('span', ''), 'rows': example_counts}
+  fingerprint = run_record.artifact_property(examples, 'input_fingerprint') or gen.get('input_fingerprint') or ''
+  span = run_record.artifact_property(examples, 'span')
+  return {'directory': gen.get('input_base', ''), 'patterns': splits,
+          'files': [_files_in_words(line) for line in str(fingerprint).splitlines()],
+          'span': span if span is not None else gen.get('span', ''), 'rows': example_counts}
 
 
 def _code_rows(record: RunRecord) -> List[List[str]]:
@@ -123,21 +138,34 @@ def _training(record: RunRecord, task_name: str) -> Dict[str, object]:
           'preprocessing': transform, 'logdir': model_run.uri if model_run is not None else ''}
 
 
+def run_status(record: RunRecord) -> str:
+  """'failed in <nodes>', 'running' (or killed before it ended) or 'complete'."""
+  failed = record.nodes_in_state('FAILED')
+  if failed:
+    return f"failed in {', '.join(failed)}"
+  last_states = {states[-1] for states in record.execution_states.values() if states}
+  return 'running' if last_states & {'NEW', 'RUNNING'} else 'complete'
+
+
 def _push(record: RunRecord) -> Dict[str, object]:
-  infra, pushed = record.output('InfraBlessing'), record.output('PushedModel')
+  infra, pushed = record.output('InfraBlessing'), record.node_output('Pusher', 'pushed_model')
   prop = run_record.artifact_property
   smoke = ('not run' if infra is None else 'passed' if prop(infra, 'blessed')
            else f"FAILED: {prop(infra, 'reason')}")
+  version = record.pushed_version()
   if pushed is None:
     state = 'no: the run stopped before Pusher'
-  elif prop(pushed, 'pushed'):
+  elif version:
     state = 'yes'
+  elif prop(pushed, 'pushed'):
+    state = ('no new push: everything up to the Pusher was served from the cache; the model was pushed by an '
+             'earlier run')
   else:
     state = 'no: ' + ('the serving smoke test failed' if prop(record.output('ModelBlessing'), 'blessed')
                       else 'the model was not blessed')
-  return {'state': state, 'pushed': bool(pushed is not None and prop(pushed, 'pushed')),
-          'version': prop(pushed, 'pushed_version') or '', 'path': prop(pushed, 'pushed_destination') or '',
-          'smoke_test': smoke}
+  was_pushed = bool(prop(pushed, 'pushed'))
+  return {'state': state, 'version': (prop(pushed, 'pushed_version') or '') if was_pushed else '',
+          'path': (prop(pushed, 'pushed_destination') or '') if was_pushed else '', 'smoke_test': smoke}
 
 
 def build_context(record: RunRecord) -> Dict[str, object]:
@@ -157,12 +185,12 @@ def build_context(record: RunRecord) -> Dict[str, object]:
   predictions_artifact = record.output('TfxLstmPredictions')
   predictions = read_predictions(predictions_artifact.uri) if predictions_artifact is not None else None
   trainer_config = _json_property(record, 'Trainer', 'custom_config')
-  failed = record.nodes_in_state('FAILED')
+  status = run_status(record)
   return {
       'task': task_name,
       'run_id': record.run_id,
-      'status': (f"failed in {', '.join(failed)}" if failed else 'complete'),
-      'failed': bool(failed),
+      'status': status,
+      'failed': status.startswith('failed'),
       'started': utc(record.started_ms),
       'ended': utc(record.ended_ms),
       'components': component_rows(record),
@@ -171,6 +199,8 @@ def build_context(record: RunRecord) -> Dict[str, object]:
       'statistics': summaries,
       'statistics_note': ('ExampleGen splits the rows 2:1 by hash for these statistics only; the temporal '
                           'train/eval/test split is the windowing below.' if task_name == 'forecast' else ''),
+      # tasks whose ExampleGen writes a train split learn the schema from it (pipeline.py); forecast from all rows
+      'schema_from': 'every split' if task_name == 'forecast' else 'the training split',
       'anomalies': anomalies,
       'windows': read_report(windows_artifact.uri) if windows_artifact is not None else None,
       'training': _training(record, task_name),
@@ -222,7 +252,7 @@ class RunRow:
   status: str
   headline: str  # e.g. 'auc 0.8384'
   blessed: str  # 'yes', 'no' or '-' (not evaluated)
-  pushed_version: str  # '' when nothing was pushed
+  pushed_version: str  # '' when this run pushed nothing
 
 
 def run_row(record: RunRecord) -> RunRow:
@@ -234,13 +264,8 @@ def run_row(record: RunRecord) -> RunRow:
     value = evaluation_records.sliced_metrics(evaluation_artifact.uri).get(evaluation_records.OVERALL, {}).get(metric)
     headline = f'{metric} {_number(value)}' if value is not None else ''
   blessed = run_record.artifact_property(record.node_output('Evaluator', 'blessing'), 'blessed')
-  pushed = record.output('PushedModel')
-  version = run_record.artifact_property(pushed, 'pushed_version') if run_record.artifact_property(
-      pushed, 'pushed') else ''
-  last_states = {states[-1] for states in record.execution_states.values() if states}
-  status = 'failed' if 'FAILED' in last_states else 'running' if last_states & {'NEW', 'RUNNING'} else 'complete'
-  return RunRow(record.run_id, task_name, utc(record.started_ms), status, headline,
-                '-' if blessed is None else 'yes' if blessed else 'no', version or '')
+  return RunRow(record.run_id, task_name, utc(record.started_ms), run_status(record).split(' in ')[0], headline,
+                '-' if blessed is None else 'yes' if blessed else 'no', record.pushed_version())
 
 
 def list_runs(metadata_path: str, task_name: Optional[str] = None) -> List[RunRow]:

@@ -37,6 +37,13 @@ class RunRecord:
     """When the run's last execution was last updated (its start when nothing ran)."""
     return max([end for spans in self.timings.values() for _, end in spans] or [self.started_ms])
 
+  def pushed_version(self) -> str:
+    """The version this run's Pusher pushed, or '' (a cached Pusher's artifact is an earlier run's push)."""
+    pushed = self.node_output('Pusher', 'pushed_model')
+    if self.execution_states.get('Pusher', [''])[-1] != 'COMPLETE' or not artifact_property(pushed, 'pushed'):
+      return ''
+    return artifact_property(pushed, 'pushed_version') or ''
+
   def nodes_in_state(self, state: str) -> List[str]:
     """Nodes whose every execution in this run ended in `state` (COMPLETE, CACHED, FAILED, ...)."""
     return sorted(node for node, states in self.execution_states.items() if states and set(states) == {state})

@@ -114,8 +114,11 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   pushed = run.output('PushedModel')
   if pushed is None:
     print('  pushed      no (the run stopped before Pusher)')
-  elif run_record.artifact_property(pushed, 'pushed'):
+  elif run.pushed_version():
     print(f"  pushed      {run_record.artifact_property(pushed, 'pushed_destination')}")
+  elif run_record.artifact_property(pushed, 'pushed'):
+    print(f"  pushed      nothing new (served from the cache: "
+          f"{run_record.artifact_property(pushed, 'pushed_destination')} was pushed by an earlier run)")
   else:
     blessed = run_record.artifact_property(run.output('ModelBlessing'), 'blessed')
     print('  pushed      no (' + ('serving smoke test failed' if blessed else 'model not blessed') + ')')

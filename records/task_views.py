@@ -93,7 +93,8 @@ def sentiment_view(predictions: Dict[str, Dict[str, list]], text_column: str, la
                            ['actual', 'predicted 0', 'predicted 1'],
                            [[str(label), int(matrix[label][0]), int(matrix[label][1])] for label in (0, 1)]))
   fraction, mean_predicted = calibration.calibration_curve(labels, probability, n_bins=10, strategy='uniform')
-  counts = np.histogram(probability, bins=np.linspace(0, 1, 11))[0]
+  # Sentences per bin, binned as calibration_curve bins them (a value on an edge goes to the lower bin).
+  counts = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], probability), minlength=10)
   view.figure('reliability (calibration): 10 equal-width bins, the number is the sentences in a bin',
               plots.reliability(mean_predicted, fraction, counts[counts > 0], 'eval sentences'))
   frame['confidence'] = np.abs(probability - 0.5) * 2
@@ -120,9 +121,10 @@ def translate_view(predictions: Dict[str, Dict[str, list]], source_column: str, 
     return [[r[source_column], r[target_column], r[PREDICTION_COLUMN], f"{r['bleu']:.1f}"] for _, r in part.iterrows()]
 
   ranked = frame.sort_values('bleu', ascending=False, kind='stable')
+  shown = min(ROWS_SHOWN, len(frame) // 2 or 1)  # best and worst never share a pair
   view.tables.append(Table(f'the first {min(ROWS_SHOWN, len(frame))} eval pairs', columns, rows(frame.head(ROWS_SHOWN))))
-  view.tables.append(Table(f'the {ROWS_SHOWN} best', columns, rows(ranked.head(ROWS_SHOWN))))
-  view.tables.append(Table(f'the {ROWS_SHOWN} worst', columns, rows(ranked.tail(ROWS_SHOWN)[::-1])))
+  view.tables.append(Table(f'the {shown} best', columns, rows(ranked.head(shown))))
+  view.tables.append(Table(f'the {shown} worst', columns, rows(ranked.tail(shown)[::-1])))
   view.figure('sentence BLEU over the translated eval pairs',
               plots.histogram(frame['bleu'].values, 20, 'sentence BLEU (0-100)', f'{len(frame):,} eval pairs'))
   view.notes.append(f'{len(frame):,} eval pairs translated for this view (the Evaluator scored every eval pair).')

@@ -17,20 +17,35 @@ class _ValueCells(html.parser.HTMLParser):
 
   def __init__(self, owner_attribute: str):
     super().__init__()
-    self.owner, self.values = owner_attribute, {}
+    self.owner, self.values, self.texts, self._open = owner_attribute, {}, {}, None
 
   def handle_starttag(self, tag, attrs):
     attrs = dict(attrs)
     if self.owner in attrs and 'data-metric' in attrs:
       value = attrs['data-value']
-      self.values[(attrs[self.owner], attrs['data-slice'], attrs['data-metric'])] = (
-          None if value == 'None' else float(value))
+      self._open = (attrs[self.owner], attrs['data-slice'], attrs['data-metric'])
+      self.values[self._open] = None if value == 'None' else float(value)
+      self.texts[self._open] = ''
+
+  def handle_data(self, data):
+    if self._open is not None:
+      self.texts[self._open] += data
+
+  def handle_endtag(self, tag):
+    self._open = None
 
 
 def report_values(page: str, owner_attribute: str = 'data-model') -> Dict[Key, float]:
   parser = _ValueCells(owner_attribute)
   parser.feed(page)
   return parser.values
+
+
+def report_texts(page: str, owner_attribute: str = 'data-model') -> Dict[Key, str]:
+  """What a reader sees in each of those cells."""
+  parser = _ValueCells(owner_attribute)
+  parser.feed(page)
+  return {key: text.strip() for key, text in parser.texts.items()}
 
 
 def _slice(key) -> str:
@@ -61,6 +76,13 @@ def assert_report_matches_tfma(page: str, evaluation_uri: str) -> Dict[Key, floa
   assert set(shown) == set(expected), (set(shown) ^ set(expected))
   for key, value in expected.items():
     assert shown[key] == value or (math.isnan(value) and math.isnan(shown[key])), (key, shown[key], value)
+  # And the page shows each to 4 significant digits (differences signed).
+  texts = report_texts(page)
+  for key, value in expected.items():
+    if key[0] == 'difference':
+      assert texts[key] == format(value, '+.4g'), (key, texts[key], value)
+    elif not math.isnan(value):
+      assert texts[key] == (f'{int(value):,}' if value.is_integer() else format(value, '.4g')), (key, texts[key])
   return expected
 
 

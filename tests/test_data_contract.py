@@ -56,6 +56,14 @@ def test_layout_errors(tmp_path, files, message):
   assert message in str(raised.value)
 
 
+def test_a_slice_column_needs_a_value_in_every_row(tmp_path):
+  # The schema comes from the training split: a column training always has is required in eval as well.
+  with pytest.raises(DataContractError, match="dev.tsv line 3: empty 'genre'"):
+    data_contract.check_sentiment_data(_write(tmp_path, {
+        'train.tsv': 'text\tlabel\tgenre\na .\t1\tdrama\n', 'dev.tsv': 'text\tlabel\tgenre\nb .\t0\tdrama\nc .\t1\t\n'}),
+        slice_columns=('genre',))
+
+
 def test_missing_directory():
   with pytest.raises(DataContractError, match='data directory /nonexistent does not exist'):
     data_contract.check_sentiment_data('/nonexistent')

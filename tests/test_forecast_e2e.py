@@ -304,7 +304,15 @@ def test_every_run_wrote_a_report_with_tfmas_numbers_and_its_blessing(first_run,
     if run_record.artifact_property(pushed, 'pushed'):
       assert run_record.artifact_property(pushed, 'pushed_destination') in page
     score = json.load(open(os.path.join(run.output('TfxLstmTestScore').uri, 'test_score.json')))
-    assert f"{score['mae']:.4g}" in page and f"{score['windows']}" in page
+    test_table = page[page.index('<table id="test-score">'):]
+    test_table = test_table[:test_table.index('</table>')]
+    assert f"{score['mae']:.4g}" in test_table and f"<td class=\"num\">{score['windows']:,}</td>" in test_table
+    # Input files and span come from ExampleGen's output, so cached runs show them too.
+    files = re.search(r'<tr><th>input files</th><td>([^<]+)<br>', page)
+    assert files and re.fullmatch(r'rows: 1 file\(s\), [\d,]+ bytes', files.group(1)), run_id
+    assert '<tr><th>span</th><td>0</td></tr>' in page
+    if run.execution_states['Pusher'] == ['CACHED']:
+      assert 'no new push: everything up to the Pusher was served from the cache' in page
     for section in ('Windowing', 'forecast vs actual vs persistence', 'mean absolute error by hour of day',
                     'mean absolute error by month', 'loss per epoch', 'mae per epoch', 'Hyperparameters',
                     'serving smoke test'):
@@ -320,15 +328,23 @@ def test_runs_lists_every_run_newest_first_with_blessing_and_push(first_run, roo
   metadata = _metadata(root)
   expected_ids = run_record.run_ids(metadata, PIPELINE)[::-1]
   assert [line.split()[0] for line in lines] == expected_ids and len(expected_ids) >= 5
+  starts = [re.split(r'\s{2,}', line)[2] for line in lines]
+  assert starts == sorted(starts, reverse=True)
+  pushed_by_a_run = 0
   for line, run_id in zip(lines, expected_ids):
     run = run_record.read_run(metadata, run_id)
     columns = re.split(r'\s{2,}', line)
     blessed = run_record.artifact_property(run.output('ModelBlessing'), 'blessed')
     pushed = run.output('PushedModel')
-    version = run_record.artifact_property(pushed, 'pushed_version')
-    assert columns[4].startswith('forecast_skill ')
+    # A run pushed when its own Pusher executed and pushed; a cached Pusher's artifact is an earlier push.
+    version = (run_record.artifact_property(pushed, 'pushed_version')
+               if run.execution_states['Pusher'] == ['COMPLETE'] and run_record.artifact_property(pushed, 'pushed')
+               else None)
+    pushed_by_a_run += bool(version)
+    assert columns[3] == 'complete' and columns[4].startswith('forecast_skill '), line
     assert columns[5] == ('yes' if blessed else 'no'), line
-    assert columns[6] == (version if run_record.artifact_property(pushed, 'pushed') else '-'), line
+    assert columns[6] == (version or '-'), line
+  assert pushed_by_a_run == len(_versions(root))  # every version in serving/ was pushed by exactly one listed run
 
 
 def test_report_command_and_compare_of_two_runs(first_run, root, tmp_path):
@@ -354,8 +370,11 @@ def test_report_command_and_compare_of_two_runs(first_run, root, tmp_path):
     from report_checks import tfma_values  # pylint: disable=g-import-not-at-top
     candidate = {(s, m): v for (model, s, m), v in tfma_values(evaluation).items() if model == 'candidate'}
     assert {(s, m): v for (run, s, m), v in shown.items() if run == side and v is not None} == candidate
-  # The runs differ in epochs (and data): the comparison marks those rows.
+  # The runs differ in epochs and data: the comparison marks those rows, and shows both runs' data.
   assert re.search(r'<tr class="FAIL"><th>epochs</th><td>1</td><td>2</td></tr>', page), page[:2000]
+  assert re.search(r'<tr class="FAIL"><th>input directory</th><td>[^<]+forecast_data0?</td><td>[^<]+newer', page)
+  windows = re.search(r'<tr class="FAIL"><th>windows \(test\)</th><td>([\d,]+)</td><td>([\d,]+)</td></tr>', page)
+  assert windows, page[page.index('id="data"'):][:3000]
   missing = run_cli('report', '--root', root, '--compare', first_id, 'forecast-nope')
   assert missing.returncode == 2 and "no run 'forecast-nope'" in missing.stderr
 

@@ -17,6 +17,7 @@ from records import evaluation
 
 pytestmark = pytest.mark.e2e
 
+NEW_GENRE = '<doc&umentary>'
 TINY_SENTIMENT = ['--epochs', '1', '--units', '8', '--embedding-dim', '8', '--min-auc', '0']
 
 
@@ -27,7 +28,8 @@ def sentiment_data(tmp_path_factory):
   directory = tmp_path_factory.mktemp('sst2_semicolon')
   with open(os.path.join(REPO, 'data', 'sst2', 'train.tsv'), encoding='utf-8') as f:
     rows = [line.rstrip('\n').split('\t') for line in f.readlines()[1:501]]
-  genres = {'train.csv': ('drama', 'comedy'), 'eval.csv': ('drama', 'comedy', 'documentary')}
+  # The new value has HTML's special characters: the report must show it as text.
+  genres = {'train.csv': ('drama', 'comedy'), 'eval.csv': ('drama', 'comedy', NEW_GENRE)}
   for name, part in (('train.csv', rows[:400]), ('eval.csv', rows[400:])):
     with open(directory / name, 'w', encoding='utf-8', newline='') as f:
       csv.writer(f, delimiter=';', quoting=csv.QUOTE_ALL).writerows(
@@ -108,8 +110,19 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
       page = f.read()
     banner = re.search(r'<div class="banner bad" id="anomaly-banner">([^<]*)', page)
     assert banner and 'eval / genre: Unexpected string values' in banner.group(1), page[:3000]
-    assert 'documentary' in page[page.index('id="anomaly-table"'):]
-    assert 'genre = documentary' in page  # and TFMA's slice of it
+    assert '&lt;doc&amp;umentary&gt;' in page[page.index('id="anomaly-table"'):]
+    assert 'genre = &lt;doc&amp;umentary&gt;' in page  # and TFMA's slice of it
+    assert NEW_GENRE not in page  # escaped everywhere
+
+  # `tfx-lstm runs` without --task: every run on the root, of both tasks, newest first.
+  listed = run_cli('runs', '--root', root)
+  assert listed.returncode == 0, listed.stderr
+  rows = [re.split(r'\s{2,}', line) for line in listed.stdout.splitlines()[1:]]
+  by_id = {row[0]: row for row in rows}
+  assert set(by_id) == {first_run.run_id, queued_run.run_id, forecast_run.run_id}
+  assert by_id[forecast_run.run_id][1] == 'forecast' and by_id[first_run.run_id][1] == 'sentiment'
+  assert [row[0] for row in rows if row[1] == 'sentiment'] == [queued_run.run_id, first_run.run_id]
+  assert [row[2] for row in rows] == sorted((row[2] for row in rows), reverse=True)
 
 
 def _forecast_rows(directory, rows: int) -> str:
