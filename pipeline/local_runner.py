@@ -4,9 +4,11 @@ Resolves paths, Beam arguments and the run id, and calls `create_pipeline`; the 
 the summary.
 """
 import dataclasses
+import json
 import os
 from typing import List, Optional, Sequence
 
+from ml_metadata import metadata_store
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
@@ -15,6 +17,8 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import sqlite_metadata
 from pipeline.tasks import TaskSpec
+from records.run_record import PLANNED_NODES_PROPERTY
+from records.run_record import RUN_CONTEXT
 
 # Small data on a 2-core machine: one in-process worker beats multi-process start-up every time. Flags given
 # with --beam-arg come after these, so they win.
@@ -85,7 +89,22 @@ def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_b
 
 def run_local(pipeline, run_id: str) -> None:
   """Runs the pipeline with LocalDagRunner under `run_id` (LocalDagRunner would pick a timestamp of its own, which
-  the caller could not know before the run ends)."""
+  the caller could not know before the run ends), then records its node ids on the run's context."""
   ir = compiler.Compiler().compile(pipeline)
   runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-  LocalDagRunner().run_with_ir(ir)
+  try:
+    LocalDagRunner().run_with_ir(ir)
+  finally:
+    _record_planned_nodes(pipeline.metadata_connection_config, run_id,
+                          [node.pipeline_node.node_info.id for node in ir.nodes])
+
+
+def _record_planned_nodes(connection_config, run_id: str, node_ids: List[str]) -> None:
+  """Every node of the run, in pipeline order, as a property of the run's pipeline-run context: ML Metadata has no
+  trace of nodes that never started (after a failure), and the run's report lists them as such."""
+  store = metadata_store.MetadataStore(connection_config)
+  context = store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+  if context is None:  # the run failed before TFX created it
+    return
+  context.custom_properties[PLANNED_NODES_PROPERTY].string_value = json.dumps(node_ids)
+  store.put_contexts([context])

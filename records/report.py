@@ -72,6 +72,9 @@ def component_rows(record: RunRecord) -> List[Dict[str, object]]:
     states = record.execution_states.get(node, [])
     state = words.get(states[-1], states[-1].lower()) if states else 'unknown'
     rows.append({'node': node, 'state': state, 'seconds': sum(end - start for start, end in spans) / 1000})
+  # Nodes that never started (after a failure) have no execution; the runner recorded the whole plan.
+  rows += [{'node': node, 'state': 'not started', 'seconds': None}
+           for node in record.planned_nodes if node not in record.timings]
   return rows
 
 

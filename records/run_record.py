@@ -3,6 +3,7 @@
 their states and outputs."""
 import collections
 import dataclasses
+import json
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
@@ -10,6 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 PIPELINE_CONTEXT, RUN_CONTEXT, NODE_CONTEXT = 'pipeline', 'pipeline_run', 'node'
+PLANNED_NODES_PROPERTY = 'tfx_lstm_nodes'  # the run's node ids, in order; pipeline/local_runner.py writes it
 
 
 @dataclasses.dataclass
@@ -23,6 +25,7 @@ class RunRecord:
   timings: Dict[str, List[Tuple[int, int]]] = dataclasses.field(default_factory=dict)  # node id -> (start, end) ms
   node_outputs: Dict[str, Dict[str, metadata_store_pb2.Artifact]] = dataclasses.field(
       default_factory=dict)  # node id -> output key -> its (last) artifact
+  planned_nodes: List[str] = dataclasses.field(default_factory=list)  # every node of the run, in pipeline order
 
   def node_output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
     """The artifact a node wrote under an output key (StatisticsGen's 'statistics', say) in this run."""
@@ -105,8 +108,9 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   for event in sorted(events, key=lambda e: e.artifact_id):
     if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
       node_outputs[node_of[event.execution_id]][event.path.steps[0].key] = by_id[event.artifact_id]
+  planned = _property(run_context, PLANNED_NODES_PROPERTY)  # written by pipeline/local_runner.py after the run
   return RunRecord(run_id, pipeline_name, run_context.create_time_since_epoch, dict(states), dict(outputs),
-                   properties, dict(timings), dict(node_outputs))
+                   properties, dict(timings), dict(node_outputs), json.loads(planned) if planned else [])
 
 
 def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:

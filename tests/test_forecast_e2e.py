@@ -192,6 +192,9 @@ def test_gap_policy_fail_names_the_first_gap_and_pushes_nothing(data_dir, tmp_pa
   page = open(report, encoding='utf-8').read()
   assert 'The run failed in TimeSeriesWindowGen.' in page and 'No evaluation: the run stopped before the Evaluator' in page
   assert 'no: the run stopped before Pusher' in page
+  assert '<tr><td>TimeSeriesWindowGen</td><td class="failed">failed</td>' in page
+  for node in ('Transform', 'Trainer', 'Evaluator', 'Pusher'):  # the plan, recorded by the runner
+    assert f'<tr><td>{node}</td><td class="not started">not started</td>' in page, node
 
 
 @pytest.fixture(scope='module')
