@@ -378,6 +378,11 @@ def test_report_command_and_compare_of_two_runs(first_run, root, tmp_path):
   assert re.search(r'<tr class="FAIL"><th>input directory</th><td>[^<]+forecast_data0?</td><td>[^<]+newer', page)
   windows = re.search(r'<tr class="FAIL"><th>windows \(test\)</th><td>([\d,]+)</td><td>([\d,]+)</td></tr>', page)
   assert windows, page[page.index('id="data"'):][:3000]
+  # Without --output: under the root's reports/, named after both runs.
+  result = run_cli('report', '--root', root, '--compare', first_id, latest_id)
+  default_compare = os.path.join(root, 'reports', f'compare-{first_id}-vs-{latest_id}.html')
+  assert result.returncode == 0 and result.stdout.strip() == default_compare, result.stderr
+  assert report_values(open(default_compare, encoding='utf-8').read(), 'data-run') == shown
   missing = run_cli('report', '--root', root, '--compare', first_id, 'forecast-nope')
   assert missing.returncode == 2 and "no run 'forecast-nope'" in missing.stderr
 
