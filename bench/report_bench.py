@@ -10,7 +10,6 @@ DIR holds the full datasets as bench/README.md ("Data") lays them out; this read
 """
 import argparse
 import json
-import os
 import pathlib
 import statistics
 import subprocess
@@ -21,17 +20,14 @@ from bench import common as bench_common
 from bench.common import REPO
 
 
-def write_sliced_sst2(data: pathlib.Path, target: pathlib.Path, slices: int) -> int:
-  """SST-2 train and dev with the task's header names and a `topic` column of `slices` values; returns dev rows."""
+def write_sliced_sst2(data: pathlib.Path, target: pathlib.Path, slices: int) -> None:
+  """SST-2 train and dev with the task's header names and a `topic` column of `slices` values."""
   target.mkdir(parents=True, exist_ok=True)
-  dev_rows = 0
   for name, source in zip(('train.tsv', 'dev.tsv'), bench_common.require_data(data, bench_common.SST2_TRAIN,
                                                                              bench_common.SST2_DEV)):
     rows = [line for line in source.read_text(encoding='utf-8').splitlines()[1:] if line.strip()]
     lines = ['text\tlabel\ttopic'] + [f'{row}\ttopic-{i % slices:03d}' for i, row in enumerate(rows)]
     (target / name).write_text('\n'.join(lines) + '\n', encoding='utf-8')
-    dev_rows = len(rows)
-  return dev_rows
 
 
 def main(argv=None) -> int:

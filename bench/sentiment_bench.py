@@ -128,7 +128,7 @@ def imdb_reviews_to_tsv(source: pathlib.Path, target: pathlib.Path) -> int:
 def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
   """TFX's IMDB example vs this pipeline on the example's own 100 reviews."""
   import tfx.examples.imdb as imdb_package  # pylint: disable=g-import-not-at-top
-  from records import evaluation  # pylint: disable=g-import-not-at-top
+  from records import evaluation as evaluation_records  # pylint: disable=g-import-not-at-top
   example_dir = pathlib.Path(imdb_package.__file__).parent
   source = example_dir / 'data' / 'imdb_small_with_labels.txt'
   work = out / 'imdb'
@@ -151,7 +151,7 @@ def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
                  stderr=subprocess.DEVNULL)
   theirs_seconds = time.time() - started
   evaluation = sorted(glob.glob(str(work / 'theirs_root' / 'Evaluator' / 'evaluation' / '*')))[-1]
-  theirs_metrics = evaluation.sliced_metrics(evaluation).get((), {})
+  theirs_metrics = evaluation_records.sliced_metrics(evaluation).get((), {})
 
   # Ours on the same reviews: the same rows as tab-separated text (our reader does no CSV quoting).
   imdb_reviews_to_tsv(source, work / 'ours_data' / 'reviews.tsv')
@@ -160,7 +160,7 @@ def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
                                                  '--max-length', '256'])
   ours_seconds = ours.seconds
   record = bench_common.read_run(work / 'ours_root', 'sentiment', ours.run_id)
-  ours_metrics = evaluation.sliced_metrics(record.output('ModelEvaluation').uri).get((), {})
+  ours_metrics = evaluation_records.sliced_metrics(record.output('ModelEvaluation').uri).get((), {})
   return {'imdb_theirs_seconds': round(theirs_seconds), 'imdb_ours_seconds': round(ours_seconds),
           'imdb_time_ratio': ours_seconds / theirs_seconds,
           'imdb_theirs_accuracy': theirs_metrics.get('binary_accuracy'),

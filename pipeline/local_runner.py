@@ -6,7 +6,7 @@ the summary.
 import dataclasses
 import json
 import os
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 from ml_metadata import metadata_store
 from tfx.dsl.compiler import compiler

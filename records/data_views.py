@@ -8,7 +8,6 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.utils import anomalies_util
 from tensorflow_metadata.proto.v0 import statistics_pb2
-from tfx.types import artifact_utils
 
 STATS_FILE, ANOMALIES_FILE = 'FeatureStats.pb', 'SchemaDiff.pb'
 
@@ -46,7 +45,7 @@ def _shortened(text: str, limit: int = 60) -> str:
   return text if len(text) <= limit else text[:limit - 1] + '…'
 
 
-def _summarise(feature: statistics_pb2.FeatureNameStatistics, examples: int) -> FeatureSummary:
+def _summarise(feature: statistics_pb2.FeatureNameStatistics) -> FeatureSummary:
   name = feature.path.step[-1] if feature.path.step else feature.name
   if feature.HasField('num_stats'):
     stats = feature.num_stats
@@ -69,7 +68,7 @@ def feature_summaries(statistics_uri: str) -> Dict[str, Dict[str, object]]:
       continue
     dataset = tfdv.load_stats_binary(path).datasets[0]
     result[split] = {'examples': int(dataset.num_examples),
-                     'features': [_summarise(f, int(dataset.num_examples)) for f in dataset.features]}
+                     'features': [_summarise(f) for f in dataset.features]}
   return result
 
 
@@ -93,6 +92,3 @@ def anomalies(anomalies_uri: str) -> List[Anomaly]:
 def example_counts(statistics_uri: str) -> Dict[str, int]:
   return {split: summary['examples'] for split, summary in feature_summaries(statistics_uri).items()}
 
-
-def split_uri(artifact, split: str) -> str:
-  return artifact_utils.get_split_uri([artifact], split)

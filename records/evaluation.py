@@ -95,10 +95,13 @@ def _failure_in_words(failure) -> str:
   return f'{failure.metric_key.name}: {failure.message}'
 
 
+def _failures_in_words(validation) -> List[str]:
+  return [_failure_in_words(f) for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
+
+
 def validation_failures(evaluation_uri: str) -> Tuple[bool, List[str]]:
   result = tfma.load_validation_result(evaluation_uri)
-  failures = [_failure_in_words(f) for per_slice in result.metric_validations_per_slice for f in per_slice.failures]
-  return result.validation_ok, failures
+  return result.validation_ok, _failures_in_words(result)
 
 
 def _slice_key_of_spec(spec) -> str:
@@ -148,8 +151,8 @@ def load_evaluation(evaluation_uri: str) -> Evaluation:
       thresholds.append(Threshold(key.name, _slice_key_of_spec(slice_spec), 'change' if is_change else 'value',
                                   _bound_in_words(threshold), value, outcome))
   thresholds.sort(key=lambda t: (t.metric, t.kind))
-  failures = [_failure_in_words(f) for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
-  return Evaluation(candidate, baseline, difference, thresholds, validation.validation_ok, failures)
+  return Evaluation(candidate, baseline, difference, thresholds, validation.validation_ok,
+                    _failures_in_words(validation))
 
 
 def blessing_in_words(evaluation: Optional[Evaluation], blessed: Optional[int], baseline_model_id) -> str:

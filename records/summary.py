@@ -1,7 +1,6 @@
 """The end-of-run summary of one run, read from ML Metadata by run id: components, windows, metrics against the
 baselines, blessing, push, the held-out test score and where the TensorBoard logs are."""
 import math
-import os
 from typing import Dict, List, Optional, Tuple
 
 from components.forecast_test_score import read_score
