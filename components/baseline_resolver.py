@@ -1,31 +1,105 @@
-"""Resolver strategy for the Evaluator's baseline: the latest blessed model other than the candidate.
+"""Resolver strategies of the pipeline: the Evaluator's baseline, the Trainer's warm start, and the references
+the data check compares new data with. All of them read ML Metadata lineage (`components/lineage.py`).
 
-TFX's LatestBlessedModelStrategy would hand an unchanged re-run its own (cached, already blessed) model
-as the baseline. That changes the Evaluator's inputs, so Evaluator, smoke test and Pusher run again for
-nothing. Excluding the candidate keeps an unchanged re-run fully cached, and a run on new data still
-compares against the previous blessed model.
+Each is written so that an unchanged re-run resolves to what the previous run resolved to, and stays cached:
+TFX's LatestBlessedModelStrategy would hand a re-run its own (already blessed) model, which changes the inputs
+of everything after it.
 """
 from typing import Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.common import resolver
 
-_BLESSED = 'blessed'
-_MODEL_ID = 'current_model_id'
+from components import lineage
 
 
 class LatestBlessedOtherModelStrategy(resolver.ResolverStrategy):
-  """Inputs `model`, `model_blessing` (all of the pipeline's) and `candidate` (the Trainer's output)."""
+  """The Evaluator's baseline: the latest blessed model other than the candidate.
+
+  Inputs `model`, `model_blessing` (all of the pipeline's) and `candidate` (the Trainer's output). Excluding
+  the candidate keeps an unchanged re-run fully cached, and a run on new data still compares against the
+  previous blessed model (or the one a rollback re-served).
+  """
 
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
                         ) -> Optional[Dict[str, List[types.Artifact]]]:
     del store
     candidate_ids = {a.id for a in input_dict.get('candidate', [])}
-    blessings = {b.get_int_custom_property(_MODEL_ID): b for b in input_dict.get('model_blessing', [])
-                 if b.get_int_custom_property(_BLESSED) == 1}
+    models = {m.id: m for m in input_dict.get('model', [])}
+    blessings = input_dict.get('model_blessing', [])
     result = {'model': [], 'model_blessing': [], 'candidate': list(input_dict.get('candidate', []))}
-    for model in sorted(input_dict.get('model', []), key=lambda a: a.id, reverse=True):
-      if model.id not in candidate_ids and model.id in blessings:
-        result['model'], result['model_blessing'] = [model], [blessings[model.id]]
+    for model_id in lineage.blessed_model_ids(blessings):
+      if model_id in models and model_id not in candidate_ids:
+        blessing = next(b for b in sorted(blessings, key=lambda b: b.id, reverse=True)
+                        if b.get_int_custom_property('current_model_id') == model_id)
+        result['model'], result['model_blessing'] = [models[model_id]], [blessing]
         break
+    return result
+
+
+class WarmStartModelStrategy(resolver.ResolverStrategy):
+  """The Trainer's base model: the latest blessed model that was not trained on these very examples.
+
+  Inputs `model`, `model_blessing` (all of the pipeline's) and `examples` (Transform's output for this run). A
+  re-run on unchanged data skips the model that data trained, so it resolves to what the first run on the data
+  got, and the Trainer stays cached; new data gets the latest blessed model.
+  """
+
+  def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
+                        ) -> Optional[Dict[str, List[types.Artifact]]]:
+    examples_ids = {a.id for a in input_dict.get('examples', [])}
+    models = {m.id: m for m in input_dict.get('model', [])}
+    result = {key: list(value) for key, value in input_dict.items()}
+    result['model'] = []
+    for model_id in lineage.blessed_model_ids(input_dict.get('model_blessing', [])):
+      trainer = lineage.producer_execution_id(store, model_id) if model_id in models else None
+      if trainer is not None and not lineage.input_artifact_ids(store, trainer) & examples_ids:
+        result['model'] = [models[model_id]]
+        break
+    return result
+
+
+class DataReferencesStrategy(resolver.ResolverStrategy):
+  """What the data check compares this run's data with.
+
+  Inputs: `statistics` and `schema` (this run's StatisticsGen and SchemaGen outputs), `previous_statistics`
+  and `served_statistics` (every StatisticsGen output), `fixed_schema` (every SchemaGen output), `model` and
+  `model_blessing` (all). Outputs under the same keys:
+    - `fixed_schema`: the schema of the first run whose model was blessed (SchemaGen's inference on that run's
+      data), or this run's schema while no model is blessed yet, or when `fix_schema` is off (a curated
+      schema.pbtxt is imported instead);
+    - `previous_statistics`: the latest statistics of an earlier span (drift), empty on the first span;
+    - `served_statistics`: the statistics of the data the latest blessed model was trained on (skew), empty
+      when there is none or it is this run's own data.
+  """
+
+  def __init__(self, fix_schema: bool = True, statistics_node: str = 'StatisticsGen',
+               schema_node: str = 'SchemaGen'):
+    self._fix_schema = fix_schema
+    self._statistics_node, self._schema_node = statistics_node, schema_node
+
+  def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
+                        ) -> Optional[Dict[str, List[types.Artifact]]]:
+    result = {key: list(value) for key, value in input_dict.items()}
+    current = input_dict['statistics'][0]
+    all_statistics = {a.id: a for a in input_dict.get('previous_statistics', [])
+                      if lineage.written_by(a, self._statistics_node, 'statistics')}
+    earlier = [a for a in all_statistics.values() if a.id != current.id and a.span < current.span]
+    result['previous_statistics'] = [max(earlier, key=lambda a: a.id)] if earlier else []
+
+    blessed = [m for m in lineage.blessed_model_ids(input_dict.get('model_blessing', []))]
+    result['served_statistics'] = []
+    if blessed:
+      in_run = lineage.run_artifact_ids(store, blessed[0]) & set(all_statistics)
+      served = [all_statistics[i] for i in sorted(in_run) if i != current.id]
+      result['served_statistics'] = served[-1:] if len(in_run) == len(served) else []
+
+    result['fixed_schema'] = list(input_dict['schema'])
+    if self._fix_schema and blessed:
+      schemas = {a.id: a for a in input_dict.get('fixed_schema', [])
+                 if lineage.written_by(a, self._schema_node, 'schema')}
+      first = lineage.blessed_model_ids(input_dict['model_blessing'], newest_first=False)[0]
+      in_run = sorted(lineage.run_artifact_ids(store, first) & set(schemas))
+      if in_run:
+        result['fixed_schema'] = [schemas[in_run[-1]]]
     return result

@@ -19,7 +19,9 @@ import glob
 import io
 import json
 import math
+import hashlib
 import os
+import re
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
@@ -252,6 +254,104 @@ def _data_files(data_root: str) -> List[str]:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Spans: `span-<N>/` folders of new data, period by period.
+
+SPAN_FOLDER = re.compile(r'^span-(\d+)$')
+SPAN_PATTERN_PREFIX = 'span-{SPAN}/'  # TFX's ExampleGen resolves {SPAN} to the newest span number
+SCHEMA_FILE = 'schema.pbtxt'  # may sit beside the span folders; not data
+# How many spans a run reads by default: a series keeps its whole history (windows cross span boundaries and
+# the time split needs the past); a text task trains on the newest span, warm-started from the model before.
+DEFAULT_SPANS_BACK = {'forecast': 0, 'sentiment': 1, 'translate': 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanSelection:
+  """Which folders of a data directory a run reads: the last `spans_back` spans up to the newest (or the one
+  pinned), or the directory itself when it has no span folders."""
+  data_root: str
+  spans: Tuple[int, ...]  # the spans read, oldest first; empty for a flat directory
+  available: Tuple[int, ...]  # every span folder found
+
+  @property
+  def directories(self) -> List[str]:
+    if not self.spans:
+      return [self.data_root]
+    return [os.path.join(self.data_root, f'span-{n}') for n in self.spans]
+
+  @property
+  def newest(self) -> Optional[int]:
+    return self.spans[-1] if self.spans else None
+
+  def pattern(self, file_pattern: str) -> str:
+    """An ExampleGen input pattern: under `span-{SPAN}/` for a span layout."""
+    return SPAN_PATTERN_PREFIX + file_pattern if self.spans else file_pattern
+
+  def describe(self) -> str:
+    if not self.spans:
+      return ''
+    read = f'span {self.spans[0]}' if len(self.spans) == 1 else f'spans {self.spans[0]}-{self.spans[-1]}'
+    return f'{read} of {len(self.available)} span folder(s)'
+
+
+def span_folders(data_root: str) -> Dict[int, str]:
+  """span number -> folder name of every `span-<N>` folder of `data_root`."""
+  _require_directory(data_root)
+  found: Dict[int, str] = {}
+  for name in sorted(os.listdir(data_root)):
+    match = SPAN_FOLDER.match(name)
+    if not match or not os.path.isdir(os.path.join(data_root, name)):
+      continue
+    if name != f'span-{int(match.group(1))}':  # ExampleGen writes the span number without padding into the pattern
+      raise DataContractError(f'{os.path.join(data_root, name)}: name span folders without leading zeros '
+                              f'(span-{int(match.group(1))})')
+    found[int(match.group(1))] = name
+  return found
+
+
+def select_spans(data_root: str, spans_back: int = 0, span: Optional[int] = None) -> SpanSelection:
+  """The spans a run reads: the newest span (or `span`) and the ones before it, `spans_back` in all (0: every
+  one). A directory without span folders is read as it is."""
+  if spans_back < 0:
+    raise DataContractError(f'--spans must be 0 (every span) or more, not {spans_back}')
+  folders = span_folders(data_root)
+  if not folders:
+    if span is not None:
+      raise DataContractError(f'--span {span}: {data_root} has no span-<N> folders')
+    return SpanSelection(data_root, (), ())
+  loose = [f for f in _data_files(data_root) if f != SCHEMA_FILE and not f.lower().startswith(_NOT_DATA)]
+  if loose:
+    raise DataContractError(f'{data_root} has span-<N> folders and data files beside them ({", ".join(loose[:3])}): '
+                            'move the files into a span folder')
+  available = tuple(sorted(folders))
+  if span is not None and span not in folders:
+    raise DataContractError(f'--span {span}: no folder span-{span} in {data_root} '
+                            f'(spans: {", ".join(map(str, available))})')
+  newest = available[-1] if span is None else span
+  chosen = [n for n in available if n <= newest]
+  return SpanSelection(data_root, tuple(chosen[-spans_back:] if spans_back else chosen), available)
+
+
+def data_state(data_root: str) -> str:
+  """What the newest data of `data_root` is, as a short string: the newest span (or the flat directory) and a
+  fingerprint of its files' names, sizes and modification times. A scheduler retrains when it changes."""
+  folders = span_folders(data_root)
+  newest = max(folders) if folders else None
+  directory = os.path.join(data_root, folders[newest]) if folders else data_root
+  digest = hashlib.sha256()
+  for base, dirs, files in os.walk(directory):
+    dirs.sort()
+    for name in sorted(files):
+      if name.startswith('.') or (newest is None and name == SCHEMA_FILE):
+        continue
+      path = os.path.join(base, name)
+      stat = os.stat(path)
+      digest.update(f'{os.path.relpath(path, directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n'.encode())
+    if newest is None:
+      break  # a flat directory: its files only (span folders are handled above)
+  return f'{"span " + str(newest) if folders else "files"} {digest.hexdigest()[:12]}'
+
+
+# ----------------------------------------------------------------------------------------------------
 # Forecast: a directory of CSV files, one row per time step.
 
 @dataclasses.dataclass(frozen=True)
@@ -275,17 +375,20 @@ class _ColumnScan:
 
 
 def check_forecast_data(data_root: str, time_column: str, target: str, features: Optional[Sequence[str]] = None,
-                        series_column: str = '') -> ForecastData:
-  """Reads every `*.csv` of `data_root` once (CSV quoting, one header for all files); raises DataContractError
-  naming file, line and column on bad input.
+                        series_column: str = '', directories: Sequence[str] = ()) -> ForecastData:
+  """Reads every `*.csv` of `data_root` (or of each of `directories`: the spans a run reads) once (CSV quoting,
+  one header for all files); raises DataContractError naming file, line and column on bad input.
 
   Features default to every column but the time and series columns; a column whose values are all non-numeric
   is categorical, one with numbers and some non-numeric values is an error.
   """
   _require_directory(data_root)
-  files = sorted(glob.glob(os.path.join(data_root, f'*{CSV_EXTENSION}')))
-  if not files:
-    raise DataContractError(f'no *{CSV_EXTENSION} files in {data_root}')
+  files = []
+  for directory in directories or [data_root]:
+    found = sorted(glob.glob(os.path.join(directory, f'*{CSV_EXTENSION}')))
+    if not found:
+      raise DataContractError(f'no *{CSV_EXTENSION} files in {directory}')
+    files += found
   wanted = [time_column, target] + list(features or []) + ([series_column] if series_column else [])
   scan_format = TextFormat(columns=tuple(dict.fromkeys(wanted)), delimiter=',', quoting=True)
   header: Optional[List[str]] = None
@@ -410,6 +513,19 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
   return SentimentData(input_splits, hash_splits, text_format, rows, f'{layout}; {text_format.description}')
 
 
+def check_sentiment_spans(directories: Sequence[str], *args, **kwargs) -> SentimentData:
+  """`check_sentiment_data` on every span a run reads; each span must have the same layout (the ExampleGen
+  patterns are the same for all of them)."""
+  checked = [check_sentiment_data(directory, *args, **kwargs) for directory in directories]
+  first = checked[0]
+  for directory, found in zip(directories[1:], checked[1:]):
+    if (found.input_splits, found.hash_splits, found.text_format) != (first.input_splits, first.hash_splits,
+                                                                       first.text_format):
+      raise DataContractError(f'{directory} is laid out differently from {directories[0]} '
+                              f'({found.layout} vs {first.layout}); every span needs the same files and format')
+  return dataclasses.replace(first, rows=sum(found.rows for found in checked))
+
+
 # ----------------------------------------------------------------------------------------------------
 # Translate: tab-separated sentence pairs without a header.
 
@@ -421,12 +537,35 @@ def translate_format(max_line_chars: int = 1000) -> TextFormat:
                     max_line_chars=max_line_chars)
 
 
-def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000) -> Tuple[int, str]:
-  """Reads every pair file matching `pattern` once; returns (pairs, a description of the files)."""
+def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000,
+                         directories: Sequence[str] = ()) -> Tuple[int, str]:
+  """Reads every pair file matching `pattern` in `data_root` (or in each of `directories`: the spans a run
+  reads) once; returns (pairs, a description of the files)."""
   _require_directory(data_root)
-  files = sorted(f for f in glob.glob(os.path.join(data_root, pattern)) if os.path.isfile(f))
-  if not files:
-    raise DataContractError(f'no files match {pattern!r} in {data_root}')
+  files = []
+  for directory in directories or [data_root]:
+    found = sorted(f for f in glob.glob(os.path.join(directory, pattern)) if os.path.isfile(f))
+    if not found:
+      raise DataContractError(f'no files match {pattern!r} in {directory}')
+    files += found
   pairs = check_files(files, translate_format(max_line_chars))
   names = ', '.join(os.path.basename(f) for f in files[:3]) + (f' and {len(files) - 3} more' if len(files) > 3 else '')
   return pairs, f'{pairs:,} sentence pairs in {names} ({data_root}); hash split 90/10 by source sentence'
+
+
+def check_schema_file(path: str) -> str:
+  """Reads a curated schema (TFDV's text format); returns its content. The error names the file and the
+  parser's line and column."""
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise DataContractError(f'schema file {path} does not exist')
+  with open(path, encoding='utf-8') as f:
+    content = f.read()
+  try:
+    schema = text_format.Parse(content, schema_pb2.Schema())
+  except text_format.ParseError as e:
+    raise DataContractError(f'{path} is not a schema in text format: {e}') from None
+  if not schema.feature:
+    raise DataContractError(f'{path} describes no features')
+  return content

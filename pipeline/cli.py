@@ -174,12 +174,38 @@ class Checked:
   """What the pre-flight check found, and how to build the task spec once TensorFlow may load."""
   described: str
   build_task: object  # () -> pipeline.tasks.TaskSpec
+  spans: Optional[data_contract.SpanSelection] = None
+
+
+def _spans(task_name: str, args) -> data_contract.SpanSelection:
+  """The span folders this run reads (none for a flat directory)."""
+  spans_back = data_contract.DEFAULT_SPANS_BACK[task_name] if args.spans is None else args.spans
+  return data_contract.select_spans(args.data, spans_back, args.span)
+
+
+def _finish_task(task, task_name: str, args, selection: data_contract.SpanSelection):
+  """The task spec with the run's span selection and data gate."""
+  from pipeline import tasks  # pylint: disable=g-import-not-at-top
+  if selection.spans:
+    spans_back = data_contract.DEFAULT_SPANS_BACK[task_name] if args.spans is None else args.spans
+    task = tasks.with_spans(task, spans_back, args.span)
+  data_gate = dataclasses.replace(
+      task.data_gate,
+      **{name: getattr(args, name) for name in ('max_categorical_drift', 'max_numeric_drift')
+         if getattr(args, name) is not None})
+  return dataclasses.replace(task, data_gate=data_gate)
+
+
+def _with_spans_described(described: str, selection: data_contract.SpanSelection) -> str:
+  return f'{described}; {selection.describe()}' if selection.spans else described
 
 
 def _check_forecast(args) -> Checked:
   from components.window_config import WindowConfig  # pylint: disable=g-import-not-at-top
   features = [f.strip() for f in args.features.split(',') if f.strip()] if args.features else None
-  found = data_contract.check_forecast_data(args.data, args.time_column, args.target, features, args.series_column)
+  selection = _spans('forecast', args)
+  found = data_contract.check_forecast_data(args.data, args.time_column, args.target, features, args.series_column,
+                                            directories=selection.directories)
   window_config = WindowConfig(  # validates names and split boundaries now, before anything heavy loads
       time_column=args.time_column, target=args.target, numeric_features=tuple(found.numeric_features),
       categorical_features=tuple(found.categorical_features), series_column=args.series_column,
@@ -189,46 +215,50 @@ def _check_forecast(args) -> Checked:
 
   def build_task():
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
-    return tasks.forecast_task(
+    return _finish_task(tasks.forecast_task(
         window_config, found.text_format,
         _from_args(preprocessing_options.ForecastOptions, args, calendar_features=not args.no_calendar_features),
         _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual),
-        _from_args(gates.ForecastGate, args))
+        _from_args(gates.ForecastGate, args)), 'forecast', args, selection)
 
-  return Checked(found.describe(args.data, args.target), build_task)
+  return Checked(_with_spans_described(found.describe(args.data, args.target), selection), build_task, selection)
 
 
 def _check_sentiment(args) -> Checked:
   slice_columns = tuple(c.strip() for c in args.slice_columns.split(',') if c.strip())
   delimiter = {'\\t': '\t', 'tab': '\t', 'comma': ','}.get(args.delimiter, args.delimiter)  # lets users type \t
-  found = data_contract.check_sentiment_data(args.data, args.text_column, args.label_column, slice_columns,
-                                             delimiter)
+  selection = _spans('sentiment', args)
+  found = data_contract.check_sentiment_spans(selection.directories, args.text_column, args.label_column,
+                                              slice_columns, delimiter)
 
   def build_task():
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
-    return tasks.sentiment_task(found.input_splits, found.text_format, found.hash_splits, args.text_column,
-                                args.label_column, slice_columns,
-                                _from_args(preprocessing_options.SentimentOptions, args),
-                                _from_args(trainer_hyperparameters.SentimentHyperparameters, args),
-                                _from_args(gates.SentimentGate, args))
+    return _finish_task(tasks.sentiment_task(found.input_splits, found.text_format, found.hash_splits,
+                                             args.text_column, args.label_column, slice_columns,
+                                             _from_args(preprocessing_options.SentimentOptions, args),
+                                             _from_args(trainer_hyperparameters.SentimentHyperparameters, args),
+                                             _from_args(gates.SentimentGate, args)), 'sentiment', args, selection)
 
-  return Checked(f'{found.rows:,} labelled sentences in {args.data} ({found.layout})', build_task)
+  return Checked(_with_spans_described(f'{found.rows:,} labelled sentences in {args.data} ({found.layout})',
+                                       selection), build_task, selection)
 
 
 def _check_translate(args) -> Checked:
   if args.max_source_length < 1 or args.max_target_length < 1:
     raise data_contract.DataContractError('--max-source-length and --max-target-length must be at least 1')
-  _, described = data_contract.check_translate_data(args.data, args.pattern, args.max_line_chars)
+  selection = _spans('translate', args)
+  _, described = data_contract.check_translate_data(args.data, args.pattern, args.max_line_chars,
+                                                    directories=selection.directories)
 
   def build_task():
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
-    return tasks.translate_task(
+    return _finish_task(tasks.translate_task(
         data_contract.translate_format(args.max_line_chars), args.pattern,
         _from_args(preprocessing_options.TranslateOptions, args),
         _from_args(trainer_hyperparameters.TranslateHyperparameters, args, reverse_source=not args.no_reverse_source),
-        _from_args(gates.TranslateGate, args))
+        _from_args(gates.TranslateGate, args)), 'translate', args, selection)
 
-  return Checked(described, build_task)
+  return Checked(_with_spans_described(described, selection), build_task, selection)
 
 
 _CHECKS = {'forecast': _check_forecast, 'sentiment': _check_sentiment, 'translate': _check_translate}
@@ -245,10 +275,11 @@ def run_task(task_name: str, args) -> int:
     with TaskLock(os.path.join(root, 'locks'), task_name, run_id, wait=args.wait, on_wait=say, on_takeover=say):
       try:
         checked = _CHECKS[task_name](args)
+        schema_content = data_contract.check_schema_file(args.schema) if args.schema else None
       except data_contract.DataContractError as e:
         print(f'error: {e}\nnothing was run.', file=sys.stderr)
         return EXIT_USER_ERROR
-      return _run_locked(task_name, args, checked, run_id)
+      return _run_locked(task_name, args, checked, run_id, schema_content)
   except LockHeld as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USER_ERROR
@@ -261,7 +292,7 @@ def _new_run_id(task_name: str) -> str:
   return f'{task_name}-{stamp}-{secrets.token_hex(2)}'
 
 
-def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
+def _run_locked(task_name: str, args, checked: Checked, run_id: str, schema_content: Optional[str]) -> int:
   started = time.time()
   log_path = os.path.join(os.path.abspath(args.root), 'logs', f'{run_id}.log')
   with console_and_log(log_path) as (console, console_err):
@@ -273,7 +304,10 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str) -> int:
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
     task = checked.build_task()
     paths = local_runner.RunPaths.under(args.root, task_name)
-    pipeline = local_runner.build_local_pipeline(task, args.data, paths, args.beam_arg, enable_cache=not args.no_cache)
+    pipeline = local_runner.build_local_pipeline(
+        task, args.data, paths, args.beam_arg, enable_cache=not args.no_cache,
+        schema_file=paths.keep_schema(schema_content) if schema_content else None,
+        warm_start=not args.no_warm_start, keep_versions=args.keep_versions)
     progress = ProgressPrinter(console, total=len(pipeline.components))
     logging.getLogger().addHandler(progress)
     try:
@@ -550,6 +584,30 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
                       '(default: in-memory DirectRunner, one worker)')
 
 
+def _add_retraining_flags(parser: argparse.ArgumentParser) -> None:
+  retraining = parser.add_argument_group('spans and retraining')
+  retraining.add_argument('--spans', type=int, default=None, metavar='K',
+                          help='with span-<N>/ folders under --data: train on the last K spans up to the newest, '
+                          '0 = every span (default: forecast 0, sentiment and translate 1)')
+  retraining.add_argument('--span', type=int, default=None, metavar='N',
+                          help='read up to span N instead of the newest (re-run an earlier span)')
+  retraining.add_argument('--schema', default='', metavar='FILE',
+                          help='a curated schema.pbtxt every span is validated against (default: the schema '
+                          'inferred in the first run whose model was blessed)')
+  retraining.add_argument('--no-warm-start', action='store_true',
+                          help='train from scratch instead of from the latest blessed model')
+  retraining.add_argument('--keep-versions', type=int, default=5, metavar='N',
+                          help='pushed model versions kept in the serving directory; the newest is never '
+                          'removed (default: %(default)s)')
+  retraining.add_argument('--max-categorical-drift', type=float, default=None, metavar='L_INF',
+                          help='stop before training when a string feature moves more than this (L-infinity '
+                          'distance) from the previous span or the served model\'s training data '
+                          '(default: forecast 0.3, text tasks 0.2)')
+  retraining.add_argument('--max-numeric-drift', type=float, default=None, metavar='JSD',
+                          help='the same for numeric features, as Jensen-Shannon divergence '
+                          '(default: forecast 0.4, text tasks 0.2)')
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='tfx-lstm', description='TFX pipelines for LSTM forecasting, sentiment and translation.',
@@ -563,14 +621,17 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(forecast)
   _add_forecast_flags(forecast)
+  _add_retraining_flags(forecast)
   sentiment = run_tasks.add_parser('sentiment', help='Bi-LSTM sentence classification (0/1 labels)',
                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(sentiment)
   _add_sentiment_flags(sentiment)
+  _add_retraining_flags(sentiment)
   translate = run_tasks.add_parser('translate', help='encoder-decoder LSTM translation of sentence pairs',
                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(translate)
   _add_translate_flags(translate)
+  _add_retraining_flags(translate)
   run_all = run_tasks.add_parser('all', help='every task on its bundled data, with default settings')
   _add_run_flags(run_all)
 

@@ -4,9 +4,10 @@ Resolves paths, Beam arguments and the run id, and calls `create_pipeline`; the 
 the summary.
 """
 import dataclasses
+import hashlib
 import json
 import os
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from ml_metadata import metadata_store
 from tfx.dsl.compiler import compiler
@@ -53,6 +54,18 @@ class RunPaths:
   def log_file(self, run_id: str) -> str:
     return os.path.join(self.logs, f'{run_id}.log')
 
+  def keep_schema(self, content: str) -> str:
+    """A curated schema's copy under the root, in a folder named by its content: ImportSchemaGen is cached by
+    path, so an edited schema must get a new one."""
+    digest = hashlib.sha256(content.encode('utf-8')).hexdigest()[:16]
+    path = os.path.join(self.root, 'schemas', digest, 'schema.pbtxt')
+    if not os.path.exists(path):
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with open(path + '.tmp', 'w', encoding='utf-8') as f:
+        f.write(content)
+      os.replace(path + '.tmp', path)
+    return path
+
 
 def pipeline_name(task: TaskSpec) -> str:
   return f'tfx-lstm-{task.name}'
@@ -73,7 +86,8 @@ def beam_args(user_args: Sequence[str], paths: RunPaths) -> List[str]:
 
 
 def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_beam_args: Sequence[str] = (),
-                         enable_cache: bool = True):
+                         enable_cache: bool = True, schema_file: Optional[str] = None, warm_start: bool = True,
+                         keep_versions: int = 5):
   """The task's pipeline with local paths: SQLite metadata under the root, Beam on the DirectRunner."""
   return create_pipeline(
       task=task,
@@ -84,6 +98,9 @@ def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_b
       metadata_connection_config=sqlite_metadata(paths.metadata_path),
       beam_pipeline_args=beam_args(user_beam_args, paths),
       enable_cache=enable_cache,
+      schema_file=schema_file,
+      warm_start=warm_start,
+      keep_versions=keep_versions,
   )
 
 

@@ -9,7 +9,10 @@ from tfx.proto import example_gen_pb2
 from tfx.proto import transform_pb2
 
 from components.atomic_pusher import AtomicPushExecutor
+from components.baseline_resolver import DataReferencesStrategy
 from components.baseline_resolver import LatestBlessedOtherModelStrategy
+from components.baseline_resolver import WarmStartModelStrategy
+from components.data_check import DataCheck
 from components.eval_predictions import EvalPredictions
 from components.forecast_test_score import ForecastTestScore
 from components.serving_smoke_test import ServingSmokeTest
@@ -29,9 +32,13 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    schema_file: Optional[str] = None,
+    warm_start: bool = True,
+    keep_versions: int = 5,
 ) -> tfx.dsl.Pipeline:
-  """Builds ExampleGen -> statistics/schema/validation -> [windowing] -> Transform -> Trainer -> Evaluator
-  -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for one task.
+  """Builds ExampleGen -> statistics/schema/validation -> data check -> [windowing] -> Transform -> Trainer
+  -> Evaluator -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for
+  one task.
 
   Args:
     task: the task spec (modules, configuration, eval config).
@@ -42,6 +49,11 @@ def create_pipeline(
     metadata_connection_config: ML Metadata connection; None lets the orchestrator provide one.
     beam_pipeline_args: for every Beam-based component.
     enable_cache: reuse outputs of executions whose inputs did not change.
+    schema_file: a curated schema.pbtxt every run's data is held to; None: the schema SchemaGen inferred in the
+      first run whose model was blessed (until then, each run's own).
+    warm_start: the Trainer starts from the latest blessed model's weights (new data only; see
+      components/baseline_resolver.py).
+    keep_versions: pushed versions kept under `serving_root` (the newest is never removed).
   """
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in task.input_splits])
@@ -53,23 +65,55 @@ def create_pipeline(
       split_config.partition_feature_name = task.partition_feature
     output_config = example_gen_pb2.Output(split_config=split_config)
   example_gen = DelimitedTextExampleGen(data_root, task.text_format, input_config, output_config,
-                                        code=module_fingerprint('components.text_example_gen'))
+                                        code=module_fingerprint('components.text_example_gen'),
+                                        spans_back=task.spans_back, span=task.span)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-  # The schema describes the training data; ExampleValidator then flags what the other splits have that training
-  # did not (a category never seen in training, say). Inferring it from every split would make such values valid.
-  split_names = [name for name, _ in (task.hash_splits or task.input_splits)]
-  schema_gen = tfx.components.SchemaGen(
-      statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True,
-      exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [])
+  if schema_file:
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+  else:
+    # The schema describes the training data; ExampleValidator then flags what the other splits have that
+    # training did not (a category never seen in training, say). Inferring it from every split would make such
+    # values valid.
+    split_names = [name for name, _ in (task.hash_splits or task.input_splits)]
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True,
+        exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [])
+  every_model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+  every_blessing = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
+  # Every statistics and schema artifact of the pipeline (the strategy keeps StatisticsGen's and SchemaGen's).
+  # One channel object per input: the compiler keys inputs by channel, and a channel naming a producer would
+  # mean this run's output only.
+  every_statistics = lambda: tfx.dsl.Channel(  # pylint: disable=unnecessary-lambda-assignment
+      type=tfx.types.standard_artifacts.ExampleStatistics)
+  references = tfx.dsl.Resolver(
+      strategy_class=DataReferencesStrategy,
+      config={'fix_schema': not schema_file, 'statistics_node': statistics_gen.id, 'schema_node': schema_gen.id},
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema'],
+      previous_statistics=every_statistics(),
+      served_statistics=every_statistics(),
+      fixed_schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
+      model_blessing=every_blessing,
+  ).with_id('data_references')
+  fixed_schema = references.outputs['fixed_schema']
   example_validator = tfx.components.ExampleValidator(
-      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
-  components = [example_gen, statistics_gen, schema_gen, example_validator]
+      statistics=statistics_gen.outputs['statistics'], schema=fixed_schema)
+  data_check = DataCheck(
+      statistics=statistics_gen.outputs['statistics'], schema=fixed_schema,
+      anomalies=example_validator.outputs['anomalies'],
+      previous_statistics=references.outputs['previous_statistics'],
+      served_statistics=references.outputs['served_statistics'],
+      max_categorical_linf=task.data_gate.max_categorical_drift,
+      max_numeric_jsd=task.data_gate.max_numeric_drift,
+      code=module_fingerprint('components.data_check'))
+  components = [example_gen, statistics_gen, schema_gen, references, example_validator, data_check]
 
-  examples, schema = example_gen.outputs['examples'], schema_gen.outputs['schema']
+  examples, schema = example_gen.outputs['examples'], fixed_schema
   if task.window_config is not None:
     window_gen = TimeSeriesWindowGen(
         examples=examples, schema=schema, window_config=task.window_config.to_json(),
         code=module_fingerprint('components.windowing'))
+    window_gen.add_upstream_node(data_check)  # nothing is derived from data that failed its check
     examples, schema = window_gen.outputs['windowed_examples'], window_gen.outputs['window_schema_out']
     components.append(window_gen)
 
@@ -79,16 +123,29 @@ def create_pipeline(
       preprocessing_fn=task.preprocessing_fn,
       custom_config=task.transform_config,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)))
+  transform.add_upstream_node(data_check)
+  components.append(transform)
+  base_model = None
+  if warm_start:
+    warm_start_model = tfx.dsl.Resolver(
+        strategy_class=WarmStartModelStrategy,
+        model=every_model,
+        model_blessing=every_blessing,
+        examples=transform.outputs['transformed_examples'],
+    ).with_id('warm_start_model')
+    base_model = warm_start_model.outputs['model']
+    components.append(warm_start_model)
   trainer = tfx.components.Trainer(
       run_fn=task.run_fn,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema,
+      base_model=base_model,
       custom_config=task.trainer_config)
   baseline = tfx.dsl.Resolver(
       strategy_class=LatestBlessedOtherModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+      model=every_model,
+      model_blessing=every_blessing,
       candidate=trainer.outputs['model'],
   ).with_id('latest_blessed_baseline')
   evaluator = tfx.components.Evaluator(
@@ -106,9 +163,9 @@ def create_pipeline(
       infra_blessing=smoke_test.outputs['infra_blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
-      custom_config={CODE_KEY: module_fingerprint('components.atomic_pusher')},
+      custom_config={CODE_KEY: module_fingerprint('components.atomic_pusher'), 'keep_versions': keep_versions},
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
-  components += [transform, trainer, baseline, evaluator, smoke_test, pusher]
+  components += [trainer, baseline, evaluator, smoke_test, pusher]
   if task.score_test_split:
     test_score = ForecastTestScore(model=trainer.outputs['model'], examples=examples,
                                    code=module_fingerprint('components.forecast_test_score'))

@@ -12,10 +12,14 @@ import tensorflow_model_analysis as tfma
 
 from components import windowing
 from components.data_contract import SOURCE_COLUMN
+from components.data_contract import SPAN_PATTERN_PREFIX
 from components.data_contract import TARGET_COLUMN
 from components.data_contract import TextFormat
 from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import code_fingerprint
+from pipeline.gates import FORECAST_DATA_GATE
+from pipeline.gates import TEXT_DATA_GATE
+from pipeline.gates import DataGate
 from pipeline.gates import ForecastGate
 from pipeline.gates import SentimentGate
 from pipeline.gates import TranslateGate
@@ -49,6 +53,17 @@ class TaskSpec:
   review_features: Tuple[str, ...] = ()  # raw features kept beside each eval prediction for the run's report
   review_splits: Tuple[str, ...] = ('eval',)
   review_max_examples: int = 0  # per split, 0: all (translation decodes are slow: a sample)
+  data_gate: DataGate = TEXT_DATA_GATE  # drift and skew thresholds of the data check
+  spans_back: int = 1  # with span folders: how many spans up to the newest are read (0: all)
+  span: Optional[int] = None  # with span folders: read up to this span instead of the newest
+
+
+def with_spans(task: TaskSpec, spans_back: int, span: Optional[int] = None) -> TaskSpec:
+  """The task reading `span-{SPAN}/` folders: its input patterns under the span folder, the last `spans_back`
+  spans up to the newest (or `span`)."""
+  return dataclasses.replace(
+      task, input_splits=tuple((name, SPAN_PATTERN_PREFIX + pattern) for name, pattern in task.input_splits),
+      spans_back=spans_back, span=span)
 
 
 def _code(task_name: str, transform_values: Dict[str, Any], trainer_values: Dict[str, Any],
@@ -131,6 +146,7 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
       review_features=(windowing.TARGET_TIMESTAMP_KEY, windowing.LABEL_KEY, windowing.PERSISTENCE_KEY,
                        windowing.SERIES_KEY),
       review_splits=('eval', 'test'),
+      data_gate=FORECAST_DATA_GATE,
   )
 
 

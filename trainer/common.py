@@ -4,12 +4,13 @@ docs/design.md §7: every trainer module imports Keras from here (`from trainer.
 tf_keras, never Keras 3.
 """
 import dataclasses
+import io
 import json
 import logging
 import math
 import os
 import time
-from typing import Any, Callable, Dict, List, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
 from absl import logging as absl_logging
 
@@ -186,3 +187,138 @@ class TrainingSetup:
     self.batch_size = self.hparams.batch_size * self.strategy.num_replicas_in_sync
     self.train = make_dataset(fn_args.train_files, self.tft_output, label_key, self.batch_size, shuffle=True)
     self.evaluation = make_dataset(fn_args.eval_files, self.tft_output, label_key, self.batch_size, shuffle=False)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Warm start (docs/design.md §4): every Trainer saves its weights and vocabularies beside the SavedModel;
+# the next span's Trainer starts from the latest blessed model's, with vocabulary-indexed rows (embeddings,
+# output layers) moved token by token, since each span's vocabulary is recomputed and comes back reordered.
+
+WARM_START_DIR = 'warm_start'  # <Model artifact>/warm_start/, beside Format-Serving
+WEIGHTS_FILE, VOCABULARIES_FILE = 'weights.npz', 'vocabularies.json'
+RESTORED_FILE = 'restored_weights.npz'  # the weights training started from, after a warm start
+WARM_START_RECORD = 'warm_start.json'  # what was restored from where
+_KEY_SEPARATOR = '|'  # npz keys are zip member names: no '/'
+
+
+@dataclasses.dataclass(frozen=True)
+class VocabularyAxis:
+  """A weight indexed by a vocabulary's ids along `axis` (ids: the vocabulary file's lines, then the OOV
+  buckets)."""
+  vocabulary: str
+  axis: int = 0
+
+
+def weight_keys(model: keras.Model) -> List[str]:
+  """`<layer name>/<weight index>` of every weight, in `model.get_weights()` order; layer names are fixed by
+  the model builders, so the keys are stable across processes (weight names get suffixes)."""
+  return [f'{layer.name}/{i}' for layer in model.layers for i, _ in enumerate(layer.weights)]
+
+
+def _weights_by_key(model: keras.Model) -> Dict[str, np.ndarray]:
+  values = [w for layer in model.layers for w in layer.get_weights()]
+  return dict(zip(weight_keys(model), values))
+
+
+def _vocabulary_lists(tft_output: tft.TFTransformOutput, names: List[str]) -> Dict[str, List[str]]:
+  return {name: [t.decode('utf-8', 'surrogateescape') if isinstance(t, bytes) else str(t)
+                 for t in tft_output.vocabulary_by_name(name)] for name in names}
+
+
+def _save_npz(path: str, weights: Dict[str, np.ndarray]) -> None:
+  buffer = io.BytesIO()  # a zip needs seeking, which GFile writers (gs:// and the like) do not offer
+  np.savez(buffer, **{key.replace('/', _KEY_SEPARATOR): value for key, value in weights.items()})
+  with tf.io.gfile.GFile(path, 'wb') as f:
+    f.write(buffer.getvalue())
+
+
+def load_npz(path: str) -> Dict[str, np.ndarray]:
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    buffer = io.BytesIO(f.read())
+  with np.load(buffer) as data:
+    return {key.replace(_KEY_SEPARATOR, '/'): data[key] for key in data.files}
+
+
+def warm_start_dir(model_uri_or_serving_dir: str) -> str:
+  """The warm-start folder of a Model artifact, from its uri or its Format-Serving directory."""
+  base = model_uri_or_serving_dir.rstrip('/')
+  if os.path.basename(base) == 'Format-Serving':
+    base = os.path.dirname(base)
+  return os.path.join(base, WARM_START_DIR)
+
+
+def save_warm_start_state(model: keras.Model, fn_args, tft_output: tft.TFTransformOutput,
+                          vocabulary_axes: Dict[str, VocabularyAxis]) -> None:
+  """Writes the trained weights and the vocabularies they are indexed by, for the next span's warm start."""
+  directory = warm_start_dir(fn_args.serving_model_dir)
+  tf.io.gfile.makedirs(directory)
+  _save_npz(os.path.join(directory, WEIGHTS_FILE), _weights_by_key(model))
+  names = sorted({axis.vocabulary for axis in vocabulary_axes.values()})
+  with tf.io.gfile.GFile(os.path.join(directory, VOCABULARIES_FILE), 'w') as f:
+    json.dump(_vocabulary_lists(tft_output, names), f)
+
+
+def remap_rows(old: np.ndarray, initial: np.ndarray, old_vocabulary: List[str], new_vocabulary: List[str],
+               axis: int) -> Tuple[np.ndarray, int]:
+  """`initial` with every slice along `axis` whose token the old vocabulary also has replaced by the old
+  weights' slice for it; the OOV buckets after the vocabulary keep their positions. Returns (weights, number of
+  vocabulary tokens carried over)."""
+  old_rows, result = np.moveaxis(old, axis, 0), np.moveaxis(initial.copy(), axis, 0)
+  old_index = {token: i for i, token in enumerate(old_vocabulary)}
+  carried = 0
+  for i, token in enumerate(new_vocabulary):
+    j = old_index.get(token)
+    if j is not None and j < len(old_rows) and i < len(result):
+      result[i] = old_rows[j]
+      carried += 1
+  oov = min(len(result) - len(new_vocabulary), len(old_rows) - len(old_vocabulary))
+  for k in range(max(oov, 0)):
+    result[len(new_vocabulary) + k] = old_rows[len(old_vocabulary) + k]
+  return np.moveaxis(result, 0, axis), carried
+
+
+def warm_start(model: keras.Model, fn_args, tft_output: tft.TFTransformOutput,
+               vocabulary_axes: Dict[str, VocabularyAxis]) -> Optional[Dict[str, Any]]:
+  """Loads the base model's weights (`fn_args.base_model`, the latest blessed model) into `model`, remapping
+  vocabulary-indexed weights; returns what was done, or None without a base model. A base model of another
+  architecture is not used: logged, and training starts from scratch."""
+  if not fn_args.base_model:
+    return None
+  source = warm_start_dir(fn_args.base_model)
+  weights_path, vocabularies_path = os.path.join(source, WEIGHTS_FILE), os.path.join(source, VOCABULARIES_FILE)
+  record: Dict[str, Any] = {'base_model': fn_args.base_model, 'restored': False}
+  if not tf.io.gfile.exists(weights_path):
+    record['reason'] = f'{source} has no saved weights'
+  else:
+    old_weights = load_npz(weights_path)
+    with tf.io.gfile.GFile(vocabularies_path) as f:
+      old_vocabularies = json.load(f)
+    new_vocabularies = _vocabulary_lists(tft_output, sorted({a.vocabulary for a in vocabulary_axes.values()}))
+    current = _weights_by_key(model)
+    restored, carried = {}, {}
+    for key, initial in current.items():
+      old = old_weights.get(key)
+      axis = vocabulary_axes.get(key)
+      if old is None:
+        record['reason'] = f'the base model has no weight {key}'
+        break
+      if axis is not None:
+        restored[key], carried[key] = remap_rows(old, initial, old_vocabularies[axis.vocabulary],
+                                                 new_vocabularies[axis.vocabulary], axis.axis)
+      elif old.shape != initial.shape:
+        record['reason'] = f'weight {key} has shape {old.shape} in the base model, {initial.shape} here'
+        break
+      else:
+        restored[key] = old
+    else:
+      for layer in model.layers:
+        if layer.weights:
+          layer.set_weights([restored[f'{layer.name}/{i}'] for i in range(len(layer.weights))])
+      record.update(restored=True, weights=len(restored), vocabulary_rows_carried=carried,
+                    vocabulary_sizes={name: len(v) for name, v in new_vocabularies.items()})
+      _save_npz(os.path.join(fn_args.model_run_dir, RESTORED_FILE), restored)
+  if not record['restored']:
+    absl_logging.warning('warm start skipped, training from scratch: %s', record['reason'])
+  with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, WARM_START_RECORD), 'w') as f:
+    json.dump(record, f, indent=1, sort_keys=True)
+  return record

@@ -82,7 +82,8 @@ def run_fn(fn_args: FnArgs) -> None:
   """Trains the forecaster on the transformed train windows and exports it with serving signatures.
 
   Args:
-    fn_args: TFX trainer arguments. `custom_config` carries the window layout (`numeric_features`,
+    fn_args: TFX trainer arguments; `base_model` (the latest blessed model, when warm starting) gives the
+      starting weights. `custom_config` carries the window layout (`numeric_features`,
       `categorical_features`, `target_feature`, `time_feature`, `num_oov_buckets`, `window`, plus `metadata`
       for the model description) and `hyperparameters`, every field of ForecastHyperparameters.
   """
@@ -102,10 +103,14 @@ def run_fn(fn_args: FnArgs) -> None:
     model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
                   steps_per_execution=hparams.steps_per_execution,
                   loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
+  vocabulary_axes = {f'{key}_embedding/0': common.VocabularyAxis(vocabulary_name(key)) for key in vocab_sizes}
+  common.warm_start(model, fn_args, tft_output, vocabulary_axes)
   logging.info('forecast model on %d replica(s), global batch %d', strategy.num_replicas_in_sync,
                setup.batch_size)
   model.fit(setup.train, validation_data=setup.evaluation, epochs=hparams.epochs, verbose=0,
             steps_per_epoch=fn_args.train_steps or None,
             callbacks=common.training_callbacks(fn_args, hparams.epochs, 'mae'))
+  # Before the export adds the Transform layers to the model's layers.
+  common.save_warm_start_state(model, fn_args, tft_output, vocabulary_axes)
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
                       dict(config['metadata'], task='forecast', window_signature=WINDOW_SIGNATURE))

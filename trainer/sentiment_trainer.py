@@ -92,7 +92,8 @@ def run_fn(fn_args: FnArgs) -> None:
   """Trains the Bi-LSTM on the transformed train split, early-stopping on the eval split, and exports it.
 
   Args:
-    fn_args: TFX trainer arguments. `custom_config` carries Transform's values (`text_column`, `label_column`,
+    fn_args: TFX trainer arguments; `base_model` (the latest blessed model, when warm starting) gives the
+      starting weights. `custom_config` carries Transform's values (`text_column`, `label_column`,
       `vocab_size`, `max_length`, `num_oov_buckets`) and `hyperparameters`, every field of
       SentimentHyperparameters (`patience`: epochs without eval-AUC improvement before stopping; 0 = never).
   """
@@ -106,6 +107,8 @@ def run_fn(fn_args: FnArgs) -> None:
                   steps_per_execution=hparams.steps_per_execution,
                   loss='binary_crossentropy',
                   metrics=[keras.metrics.BinaryAccuracy(name='accuracy'), keras.metrics.AUC(name='auc')])
+  vocabulary_axes = {'embedding/0': common.VocabularyAxis(VOCABULARY_NAME)}
+  common.warm_start(model, fn_args, tft_output, vocabulary_axes)
   callbacks = common.training_callbacks(fn_args, hparams.epochs, 'auc')
   if hparams.patience > 0:
     # On the gate's metric: eval loss keeps rising while AUC and accuracy still improve (over-confidence).
@@ -114,6 +117,8 @@ def run_fn(fn_args: FnArgs) -> None:
   logging.info('sentiment model on %d replica(s), global batch %d, vocabulary %d',
                strategy.num_replicas_in_sync, setup.batch_size, vocab_size)
   model.fit(setup.train, validation_data=setup.evaluation, epochs=hparams.epochs, verbose=0, callbacks=callbacks)
+  # Before the export adds the Transform layers to the model's layers.
+  common.save_warm_start_state(model, fn_args, tft_output, vocabulary_axes)
   common.export_model(model, fn_args.serving_model_dir, _serving_signatures(model, tft_output, config),
                       {'task': 'sentiment', 'sentence_signature': SENTENCE_SIGNATURE,
                        'text_column': config['text_column']})

@@ -213,7 +213,8 @@ def run_fn(fn_args: FnArgs) -> None:
   """Trains the encoder-decoder with teacher forcing and exports it with in-graph greedy decoding.
 
   Args:
-    fn_args: TFX trainer arguments. `custom_config` carries Transform's values (`source_column`, `target_column`,
+    fn_args: TFX trainer arguments; `base_model` (the latest blessed model, when warm starting) gives the
+      starting weights. `custom_config` carries Transform's values (`source_column`, `target_column`,
       vocabulary sizes, `max_source_length`, `max_target_length`, `num_oov_buckets`) and `hyperparameters`, every
       field of TranslateHyperparameters (`patience`: epochs without eval-loss improvement; 0 = never stop early).
   """
@@ -225,6 +226,11 @@ def run_fn(fn_args: FnArgs) -> None:
                           embedding_dim=hparams.embedding_dim, units=hparams.units, layers=hparams.layers,
                           dropout=hparams.dropout, reverse_source=hparams.reverse_source)
     compile_model(seq2seq, hparams.learning_rate, hparams.steps_per_execution)
+  vocabulary_axes = {'source_embedding/0': common.VocabularyAxis(SOURCE_VOCABULARY),
+                     'target_embedding/0': common.VocabularyAxis(TARGET_VOCABULARY),
+                     'logits/0': common.VocabularyAxis(TARGET_VOCABULARY, axis=1),  # kernel [units, vocabulary]
+                     'logits/1': common.VocabularyAxis(TARGET_VOCABULARY)}  # bias [vocabulary]
+  common.warm_start(seq2seq.training, fn_args, tft_output, vocabulary_axes)
   callbacks = common.training_callbacks(fn_args, hparams.epochs, 'loss')
   if hparams.patience > 0:
     callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hparams.patience,
@@ -237,6 +243,8 @@ def run_fn(fn_args: FnArgs) -> None:
     # would get different lengths, and the all-gather of the embeddings' sparse gradients needs equal shapes.
     train, evaluation = (dataset.map(trim_padding) for dataset in (train, evaluation))
   seq2seq.training.fit(train, validation_data=evaluation, epochs=hparams.epochs, verbose=0, callbacks=callbacks)
+  # Before the export adds the Transform layers to the model's layers.
+  common.save_warm_start_state(seq2seq.training, fn_args, tft_output, vocabulary_axes)
   common.export_model(seq2seq.training, fn_args.serving_model_dir,
                       serving_signatures(seq2seq, tft_output, config['source_column'], config['target_column']),
                       {'task': 'translate', 'sentence_signature': SENTENCE_SIGNATURE,
