@@ -84,7 +84,9 @@ class DataReferencesStrategy(resolver.ResolverStrategy):
     current = input_dict['statistics'][0]
     all_statistics = {a.id: a for a in input_dict.get('previous_statistics', [])
                       if lineage.written_by(a, self._statistics_node, 'statistics')}
-    earlier = [a for a in all_statistics.values() if a.id != current.id and a.span < current.span]
+    current_span = lineage.examples_span(store, current.id)
+    earlier = [a for a in all_statistics.values()
+               if a.id != current.id and lineage.examples_span(store, a.id) < current_span]
     result['previous_statistics'] = [max(earlier, key=lambda a: a.id)] if earlier else []
 
     blessed = [m for m in lineage.blessed_model_ids(input_dict.get('model_blessing', []))]

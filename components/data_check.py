@@ -30,6 +30,7 @@ from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Metrics as _SystemMetrics
 
 from components.data_contract import DataContractError
+from components.text_example_gen import SPANS_READ_PROPERTY
 
 CHECK_FILE = 'data_check.json'
 CHECKED_SPLIT = 'train'
@@ -120,13 +121,18 @@ def failure_message(result: dict) -> str:
   return '\n'.join(lines)
 
 
-def _span_name(artifact: types.Artifact) -> str:
-  return f'span {artifact.span}' if artifact.span else 'the earlier data'
+def _data_name(examples: types.Artifact) -> str:
+  """'span 3', 'spans 1-3', or "this run's data" without span folders."""
+  spans = [int(s) for s in examples.get_string_custom_property(SPANS_READ_PROPERTY).split(',') if s]
+  if not spans:
+    return 'this run\'s data'
+  return f'span {spans[0]}' if len(spans) == 1 else f'spans {spans[0]}-{spans[-1]}'
 
 
 # TFX will run this function as the executor of the DataCheck component.
 @component
 def DataCheck(  # pylint: disable=invalid-name
+    examples: InputArtifact[standard_artifacts.Examples],
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema],
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
@@ -140,6 +146,7 @@ def DataCheck(  # pylint: disable=invalid-name
   """Checks the run's data (see the module docstring); raises DataCheckFailed, or writes data_check.json.
 
   Args:
+    examples: ExampleGen's output for this run (which spans it holds).
     statistics: StatisticsGen's output for this run.
     schema: the fixed schema the data is held to.
     anomalies: ExampleValidator's output (this run's statistics against `schema`).
@@ -161,14 +168,14 @@ def DataCheck(  # pylint: disable=invalid-name
   if previous_statistics is not None and _statistics(previous_statistics, CHECKED_SPLIT) is not None:
     drift = tfdv.validate_statistics(current, checked_schema,
                                      previous_statistics=_statistics(previous_statistics, CHECKED_SPLIT))
-    found += measurements(drift, 'drift', _span_name(previous_statistics))
+    found += measurements(drift, 'drift', 'the previous span')
   if served_statistics is not None and _statistics(served_statistics, CHECKED_SPLIT) is not None:
     # TFDV's skew is serving data against training data: this run's data plays serving.
     skew = tfdv.validate_statistics(_statistics(served_statistics, CHECKED_SPLIT), checked_schema,
                                     serving_statistics=current)
-    found += measurements(skew, 'skew', f'the served model\'s training data ({_span_name(served_statistics)})')
+    found += measurements(skew, 'skew', 'the served model\'s training data')
   outcome = {
-      'data': _span_name(statistics) if statistics.span else 'this run\'s data',
+      'data': _data_name(examples),
       'split': CHECKED_SPLIT,
       'anomalies': schema_anomalies(anomalies.uri),
       'measurements': found,

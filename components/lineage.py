@@ -50,3 +50,18 @@ def written_by(artifact, node_id: str, output_key: str) -> bool:
   run's output only, and an artifact type alone mixes e.g. StatisticsGen's and Transform's statistics.)"""
   parts = artifact.uri.rstrip('/').split('/')
   return len(parts) >= 3 and parts[-3] == node_id and parts[-2] == output_key
+
+
+def span_of(artifact) -> int:
+  """An Examples artifact's span: ExampleGen files it as a custom property in this TFX version."""
+  return artifact.get_int_custom_property('span') or artifact.span
+
+
+def examples_span(store, artifact_id: int) -> int:
+  """The span of the examples an artifact was computed from (StatisticsGen copies 0 into its own `span`)."""
+  execution_id = producer_execution_id(store, artifact_id)
+  if execution_id is None:
+    return 0
+  inputs = store.get_artifacts_by_id(sorted(input_artifact_ids(store, execution_id)))
+  spans = [a.custom_properties['span'].int_value for a in inputs if 'span' in a.custom_properties]
+  return max(spans, default=0)

@@ -99,7 +99,7 @@ def create_pipeline(
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=fixed_schema)
   data_check = DataCheck(
-      statistics=statistics_gen.outputs['statistics'], schema=fixed_schema,
+      examples=example_gen.outputs['examples'], statistics=statistics_gen.outputs['statistics'], schema=fixed_schema,
       anomalies=example_validator.outputs['anomalies'],
       previous_statistics=references.outputs['previous_statistics'],
       served_statistics=references.outputs['served_statistics'],
