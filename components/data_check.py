@@ -116,8 +116,10 @@ def failure_message(result: dict) -> str:
     if m['failed']:
       lines.append(f"  {m['kind']} in feature {m['feature']!r}: {m['measure']} {m['value']:.3f} against "
                    f"{m['against']} is above the threshold {m['threshold']:g}")
-  lines.append('fix the data, or accept the change: pass a curated schema (--schema FILE) or raise '
-               '--max-categorical-drift / --max-numeric-drift')
+  if any(m['failed'] for m in result['measurements']):
+    lines.append('if the change is expected, run again with a higher --max-categorical-drift / --max-numeric-drift')
+  if result['anomalies']:
+    lines.append('if the data is right, curate the schema and pass it with --schema FILE')
   return '\n'.join(lines)
 
 

@@ -8,9 +8,10 @@ import logging
 import os
 import re
 import secrets
+import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 # docs/design.md §7: tf_keras everywhere. This must be set before TensorFlow is imported anywhere in the process.
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
@@ -50,12 +51,20 @@ examples:
   tfx-lstm report --task sentiment              # HTML report of the latest sentiment run (runs/reports/<run>.html)
   tfx-lstm report --run RUN_ID --output review.html
   tfx-lstm report --compare RUN_A RUN_B         # two runs of one task side by side
+  tfx-lstm run sentiment --data reviews/ --spans 3   # reviews/span-<N>/ folders: train on the newest three
+  tfx-lstm run sentiment --schema schema.pbtxt --no-warm-start
+  tfx-lstm schedule sentiment --cron "0 3 * * *" --data reviews/   # retrain at 03:00 UTC when a span arrived
+  tfx-lstm airflow-dag sentiment --output dags/sentiment.py --cron "0 3 * * *" --data reviews/
+  tfx-lstm kubeflow-schedule tfx-lstm-sentiment.json --cron "0 3 * * *"
+  tfx-lstm serving sentiment                    # pushed versions, newest first, and which is served
+  tfx-lstm rollback sentiment --to 1795681516   # serve an earlier version again
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
   tfx-lstm predict sentiment --model runs/serving/sentiment "a gripping , beautifully acted film ."
   tfx-lstm predict translate --model runs/serving/translate "I am hungry." "Where is the station?"
 """
 
 EXIT_FAILED, EXIT_USER_ERROR = 1, 2
+EXIT_BUSY = 75  # another run of the task holds the lock: try again later (sysexits' EX_TEMPFAIL)
 
 
 class UserError(Exception):
@@ -264,6 +273,23 @@ def _check_translate(args) -> Checked:
 _CHECKS = {'forecast': _check_forecast, 'sentiment': _check_sentiment, 'translate': _check_translate}
 
 
+def pipeline_from_run_argv(run_argv: List[str], enable_cache: Optional[bool] = None):
+  """The pipeline `tfx-lstm run TASK <flags>` would run, with the local paths under its --root (for runners that
+  orchestrate it otherwise, e.g. Airflow). The pre-flight data check runs first and raises on bad data."""
+  args = build_parser().parse_args(run_argv)
+  if args.command != 'run' or args.task == 'all':
+    raise UserError(f'expected `run TASK [flags]`, got {" ".join(run_argv)}')
+  checked = _CHECKS[args.task](args)
+  schema_content = data_contract.check_schema_file(args.schema) if args.schema else None
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  paths = local_runner.RunPaths.under(args.root, args.task)
+  return local_runner.build_local_pipeline(
+      checked.build_task(), args.data, paths, args.beam_arg,
+      enable_cache=not args.no_cache if enable_cache is None else enable_cache,
+      schema_file=paths.keep_schema(schema_content) if schema_content else None,
+      warm_start=not args.no_warm_start, keep_versions=args.keep_versions)
+
+
 def run_task(task_name: str, args) -> int:
   """Takes the task's lock, checks the data, runs the pipeline under a new run id and prints its summary."""
   from pipeline.run_lock import LockHeld, TaskLock  # pylint: disable=g-import-not-at-top
@@ -282,7 +308,7 @@ def run_task(task_name: str, args) -> int:
       return _run_locked(task_name, args, checked, run_id, schema_content)
   except LockHeld as e:
     print(f'error: {e}', file=sys.stderr)
-    return EXIT_USER_ERROR
+    return EXIT_BUSY
 
 
 def _new_run_id(task_name: str) -> str:
@@ -418,6 +444,117 @@ def runs(args) -> int:
   widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
   for row in table:
     print('  '.join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+  return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# schedule, airflow-dag, kubeflow-schedule: retraining on a schedule, all driving the same pipeline
+
+def _run_argv(argv: List[str], command: str, own_flags: Tuple[str, ...]) -> List[str]:
+  """`run TASK <flags>` from `<command> TASK <flags>`: the same flags without the command's own ones."""
+  rest = list(argv[argv.index(command) + 1:])
+  kept, skip = [], False
+  for arg in rest:
+    if skip:
+      skip = False
+      continue
+    name = arg.split('=', 1)[0]
+    if name in own_flags:
+      skip = '=' not in arg
+      continue
+    kept.append(arg)
+  return ['run', *kept]
+
+
+def schedule(args, argv: List[str]) -> int:
+  """Retrains a task at every cron time when a new span (or changed data) arrived; runs until SIGTERM."""
+  from pipeline.scheduler import EXIT_LOCK_HELD, RetrainScheduler  # pylint: disable=g-import-not-at-top
+  run_argv = _run_argv(argv, 'schedule', ('--cron', '--state-file'))
+  root = os.path.abspath(args.root)
+  state_file = args.state_file or os.path.join(root, 'schedules', f'{args.task}.json')
+  data_contract.select_spans(args.data, 0)  # a missing or ambiguous data directory is an error now, not per tick
+
+  def log(line: str) -> None:
+    print(f'tfx-lstm schedule {args.task}: {line}', flush=True)
+
+  def run_once() -> int:
+    # A process per retrain: TensorFlow's memory, the run's log and a crash stay with the run.
+    status = subprocess.run([sys.executable, '-m', 'pipeline.cli', *run_argv], check=False).returncode
+    return EXIT_LOCK_HELD if status == EXIT_BUSY else status
+
+  try:
+    scheduler = RetrainScheduler(args.cron, lambda: data_contract.data_state(args.data), run_once, log=log,
+                                 state_file=state_file)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  log(f'runs: tfx-lstm {" ".join(run_argv)}')
+  scheduler.install_signal_handlers()
+  return scheduler.serve()
+
+
+def airflow_dag(args, argv: List[str]) -> int:
+  """Writes an Airflow DAG file that builds this task's pipeline with the given flags (AirflowDagRunner)."""
+  from pipeline import airflow_runner  # pylint: disable=g-import-not-at-top
+  run_argv = _run_argv(argv, 'airflow-dag', ('--output', '--cron'))
+  _CHECKS[args.task](args)  # bad data or flags fail here, not when Airflow parses the DAG
+  path = airflow_runner.write_dag_file(args.output, run_argv, args.cron or None)
+  print(path)
+  return 0
+
+
+def kubeflow_schedule(args) -> int:
+  """Writes a KFP recurring-run request body beside a compiled pipeline spec."""
+  from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(args.pipeline_json):
+    raise UserError(f'{args.pipeline_json} does not exist (a pipeline spec compiled for Kubeflow Pipelines v2)')
+  try:
+    path = kubeflow_runner.write_recurring_run(args.pipeline_json, args.cron, args.output or None)
+  except ValueError as e:
+    raise UserError(str(e)) from None
+  print(path)
+  return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# serving, rollback: the pushed versions of a task
+
+def serving(args) -> int:
+  """Lists the task's pushed versions, newest first, and which one is served."""
+  from records import serving_history  # pylint: disable=g-import-not-at-top
+  serving_root = os.path.join(os.path.abspath(args.root), 'serving', args.task)
+  versions = serving_history.serving_history(_metadata_path(args.root), args.task, serving_root)
+  if not versions:
+    print(f'no {args.task} model was pushed under {args.root}')
+    return 0
+  table = [('VERSION', 'SERVED', 'RUN ID', 'PUSHED', 'HEADLINE', 'NOTE')]
+  for v in versions:
+    note = (f'rollback to {v.rollback_of}' if v.rollback_of else '') + ('' if v.on_disk else
+                                                                       ' removed (retention)')
+    pushed = datetime.datetime.fromtimestamp(v.pushed_at / 1000, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+    table.append((v.version, '*' if v.served else '', v.run_id or '-', pushed, v.headline or '-', note.strip()))
+  widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+  for row in table:
+    print('  '.join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+  return 0
+
+
+def rollback(args) -> int:
+  """Serves an earlier version again by pushing a copy of it as a new version (recorded in ML Metadata)."""
+  from pipeline.run_lock import LockHeld, TaskLock  # pylint: disable=g-import-not-at-top
+  from records import serving_history  # pylint: disable=g-import-not-at-top
+  root = os.path.abspath(args.root)
+  metadata_path = _metadata_path(args.root)
+  try:
+    # The task's lock: a rollback never interleaves with a run's push.
+    with TaskLock(os.path.join(root, 'locks'), args.task, f'rollback-{args.task}', wait=False):
+      served = serving_history.rollback(metadata_path, args.task, os.path.join(root, 'serving', args.task),
+                                        args.to or None, args.keep_versions)
+  except LockHeld as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_BUSY
+  except serving_history.RollbackError as e:
+    raise UserError(str(e)) from None
+  print(f'serving version {served.version}: a copy of version {served.rollback_of} ({served.path})')
   return 0
 
 
@@ -577,7 +714,7 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
                       help='MirroredStrategy replicas; on CPU the processor is split into N logical devices')
   parser.add_argument('--no-cache', action='store_true', help='re-execute every component')
   parser.add_argument('--wait', action='store_true',
-                      help='if a run of the same task holds this root, wait for it instead of exiting with status 2')
+                      help='if a run of the same task holds this root, wait for it instead of exiting with status 75')
   parser.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
                       help='a Beam pipeline flag for every Beam component, repeatable, e.g. '
                       '--beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2 '
@@ -657,6 +794,54 @@ def build_parser() -> argparse.ArgumentParser:
   runs_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
   runs_parser.add_argument('--task', choices=TASKS, help='only runs of this task')
 
+  schedule_parser = commands.add_parser(
+      'schedule', help='retrain a task on a cron schedule when new data arrives (runs until SIGTERM)',
+      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  schedule_tasks = schedule_parser.add_subparsers(dest='task', required=True)
+  airflow_parser = commands.add_parser(
+      'airflow-dag', help='write an Apache Airflow DAG file for a task (TFX AirflowDagRunner)', epilog=EXAMPLES,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  airflow_tasks = airflow_parser.add_subparsers(dest='task', required=True)
+  for name, add_flags in (('forecast', _add_forecast_flags), ('sentiment', _add_sentiment_flags),
+                          ('translate', _add_translate_flags)):
+    task_parser = schedule_tasks.add_parser(name, help=f'the {name} task, with the flags of `run {name}`')
+    task_parser.add_argument('--cron', required=True, help='5-field cron expression in UTC: minute hour day month '
+                             'weekday, e.g. "0 3 * * *" for 03:00 every day')
+    task_parser.add_argument('--state-file', default='', help='where the last attempted data is remembered '
+                             '(default: <root>/schedules/<task>.json)')
+    _add_run_flags(task_parser)
+    add_flags(task_parser)
+    _add_retraining_flags(task_parser)
+    dag_parser = airflow_tasks.add_parser(name, help=f'the {name} task, with the flags of `run {name}`')
+    dag_parser.add_argument('--output', required=True, metavar='FILE', help='the DAG file to write (.py)')
+    dag_parser.add_argument('--cron', default='', help='Airflow schedule, a 5-field cron expression '
+                            '(default: none, triggered by hand)')
+    _add_run_flags(dag_parser)
+    add_flags(dag_parser)
+    _add_retraining_flags(dag_parser)
+  kubeflow_parser = commands.add_parser(
+      'kubeflow-schedule', help='write a Kubeflow Pipelines recurring-run body beside a compiled pipeline spec',
+      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  kubeflow_parser.add_argument('pipeline_json', help='a pipeline spec compiled for KFP v2 (KubeflowV2DagRunner)')
+  kubeflow_parser.add_argument('--cron', required=True, help='5-field cron expression, e.g. "0 3 * * *" '
+                               '(written in KFP\'s 6-field form, seconds first)')
+  kubeflow_parser.add_argument('--output', default='', metavar='FILE',
+                               help='default: <pipeline name>-recurring-run.json beside the spec')
+
+  serving_parser = commands.add_parser('serving', help="list a task's pushed model versions", epilog=EXAMPLES,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+  serving_parser.add_argument('task', choices=TASKS)
+  serving_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
+  rollback_parser = commands.add_parser(
+      'rollback', help='serve an earlier version again (pushed anew as the newest version)', epilog=EXAMPLES,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  rollback_parser.add_argument('task', choices=TASKS)
+  rollback_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
+  rollback_parser.add_argument('--to', default='', metavar='VERSION',
+                               help='the version to serve (default: the one pushed before the served model)')
+  rollback_parser.add_argument('--keep-versions', type=int, default=5, metavar='N',
+                               help='versions kept after the rollback (default: %(default)s)')
+
   predict = commands.add_parser('predict', help='query a pushed model', epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
   predict_tasks = predict.add_subparsers(dest='task', required=True)
@@ -685,7 +870,7 @@ def run_all_argvs(args) -> List[List[str]]:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  if args.command != 'run':  # no log file here: keep TensorFlow's start-up chatter off the console
+  if args.command not in ('run', 'schedule'):  # no log file here: keep TensorFlow's start-up chatter off the console
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
     import warnings  # pylint: disable=g-import-not-at-top
     warnings.filterwarnings('ignore', category=FutureWarning)
@@ -699,9 +884,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if status:
           return status
       return 0
-    if args.command in ('summary', 'report', 'runs'):
-      return {'summary': summary, 'report': report, 'runs': runs}[args.command](args)
-    return predict(args)
+    if args.command == 'schedule':
+      return schedule(args, argv if argv is not None else sys.argv[1:])
+    if args.command == 'airflow-dag':
+      return airflow_dag(args, argv if argv is not None else sys.argv[1:])
+    commands = {'summary': summary, 'report': report, 'runs': runs, 'serving': serving, 'rollback': rollback,
+                'kubeflow-schedule': kubeflow_schedule, 'predict': predict}
+    return commands[args.command](args)
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)
     if message is None:

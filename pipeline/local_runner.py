@@ -10,6 +10,7 @@ import os
 from typing import List, Optional, Sequence
 
 from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
@@ -18,6 +19,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import sqlite_metadata
 from pipeline.tasks import TaskSpec
+from records.run_record import FAILURE_PROPERTY
 from records.run_record import PLANNED_NODES_PROPERTY
 from records.run_record import RUN_CONTEXT
 
@@ -111,9 +113,27 @@ def run_local(pipeline, run_id: str) -> None:
   runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
   try:
     LocalDagRunner().run_with_ir(ir)
+  except Exception as e:
+    _record_failure(pipeline.metadata_connection_config, run_id, f'{type(e).__name__}: {e}')
+    raise
   finally:
     _record_planned_nodes(pipeline.metadata_connection_config, run_id,
                           [node.pipeline_node.node_info.id for node in ir.nodes])
+
+
+def _record_failure(connection_config, run_id: str, error: str) -> None:
+  """Files the error on the run's failed execution: TFX writes it to the log only, and the run's report and
+  summary say why the run stopped."""
+  store = metadata_store.MetadataStore(connection_config)
+  context = store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+  if context is None:
+    return
+  failed = [e for e in store.get_executions_by_context(context.id)
+            if e.last_known_state == metadata_store_pb2.Execution.FAILED]
+  for execution in failed:
+    execution.custom_properties[FAILURE_PROPERTY].string_value = error
+  if failed:
+    store.put_executions(failed)
 
 
 def _record_planned_nodes(connection_config, run_id: str, node_ids: List[str]) -> None:

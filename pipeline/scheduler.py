@@ -12,7 +12,7 @@ queued: they are logged as missed, and the scheduler waits for the next cron tim
 
 Between processes the per-task run lock (pipeline/run_lock.py) gives the same guarantee: every run of a task on a
 root, scheduled or typed by hand, takes that task's lock, and a run that finds it held is refused at once with
-exit status 2. The scheduler logs such a tick as skipped-busy and does not count its data as attempted, so a second
+exit status 75 (EX_TEMPFAIL). The scheduler logs such a tick as skipped-busy and does not count its data as attempted, so a second
 scheduler or a manual `tfx-lstm run` on the same root makes it skip a tick (never overlap, never queue), and the
 next tick tries the same data again.
 
@@ -39,7 +39,7 @@ from typing import Callable, Iterator, Optional
 from croniter import CroniterBadDateError, croniter
 
 OUTCOMES = ('ran', 'failed', 'skipped-no-new-data', 'skipped-busy')
-EXIT_LOCK_HELD = 2  # run()'s status when another run of the task holds the task's lock
+EXIT_LOCK_HELD = 75  # run()'s status when another run of the task holds the task's lock (sysexits' EX_TEMPFAIL)
 CRON_FIELDS = 'minute hour day-of-month month day-of-week'
 _MISSED_COUNT_CAP = 10_000  # counting missed cron times one by one; past this the exact number says nothing more
 # Longest single wait: the clock is read again after it, so a clock change or a suspend (during which a timed wait's
@@ -98,7 +98,7 @@ class RetrainScheduler:
   Args:
     cron: A 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 3 * * *".
     data_state: Returns a string naming the newest data; a run happens only when it differs from the last attempt's.
-    run: Runs one retrain synchronously and returns its exit status: 0 success, 2 (EXIT_LOCK_HELD) refused because
+    run: Runs one retrain synchronously and returns its exit status: 0 success, 75 (EXIT_LOCK_HELD) refused because
       another run of the task holds its lock (the data is retried at the next tick), anything else a failed run
       (the same data is not retried; changed data is).
     log: Takes each log line (one per tick, plus start-up, missed-tick and stop lines).

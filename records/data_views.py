@@ -2,7 +2,7 @@
 and every anomaly."""
 import dataclasses
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
@@ -92,3 +92,35 @@ def anomalies(anomalies_uri: str) -> List[Anomaly]:
 def example_counts(statistics_uri: str) -> Dict[str, int]:
   return {split: summary['examples'] for split, summary in feature_summaries(statistics_uri).items()}
 
+
+
+def spans_read(record) -> str:
+  """'span 3' or 'spans 1-3 (newest 3)' from ExampleGen's examples; '' without span folders."""
+  from components.text_example_gen import SPANS_READ_PROPERTY  # pylint: disable=g-import-not-at-top
+  from records.run_record import artifact_property  # pylint: disable=g-import-not-at-top
+  examples = record.node_output('FileBasedExampleGen', 'examples')
+  spans = [s for s in str(artifact_property(examples, SPANS_READ_PROPERTY) or '').split(',') if s]
+  if not spans:
+    return ''
+  return f'span {spans[0]}' if len(spans) == 1 else f'spans {spans[0]}-{spans[-1]} ({len(spans)} spans)'
+
+
+def data_check(record) -> Optional[dict]:
+  """The data check's measurements (a run whose data passed it), or None."""
+  from components.data_check import read_check  # pylint: disable=g-import-not-at-top
+  artifact = record.node_output('DataCheck', 'result')
+  return read_check(artifact.uri) if artifact is not None else None
+
+
+def data_check_in_words(check: dict) -> str:
+  """'passed: no anomalies; drift vs the previous span at most 0.012 (text, L-infinity distance); ...'."""
+  parts = ['passed: no anomalies']
+  for kind, against in (('drift', 'the previous span'), ('skew', "the served model's training data")):
+    found = [m for m in check['measurements'] if m['kind'] == kind]
+    if not found:
+      parts.append(f'no {kind} check ({"first span" if kind == "drift" else "no blessed model yet"})')
+      continue
+    worst = max(found, key=lambda m: m['value'] / m['threshold'] if m['threshold'] else m['value'])
+    parts.append(f"{kind} vs {against} at most {worst['value']:.3f} of {worst['threshold']:g} "
+                 f"({worst['feature']}, {worst['measure']})")
+  return '; '.join(parts)

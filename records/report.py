@@ -203,8 +203,14 @@ def build_context(record: RunRecord) -> Dict[str, object]:
       'statistics_note': ('ExampleGen splits the rows 2:1 by hash for these statistics only; the temporal '
                           'train/eval/test split is the windowing below.' if task_name == 'forecast' else ''),
       # tasks whose ExampleGen writes a train split learn the schema from it (pipeline.py); forecast from all rows
-      'schema_from': 'every split' if task_name == 'forecast' else 'the training split',
+      'schema_from': ('the schema fixed for the task (a curated one, or the first blessed run\'s inference: '
+                      + ('every split' if task_name == 'forecast' else 'the training split') + ')'),
       'anomalies': anomalies,
+      'spans_read': data_views.spans_read(record),
+      'data_check': data_views.data_check(record),
+      'failures': [(node, record.failure(node)) for node in record.nodes_in_state('FAILED') if record.failure(node)],
+      'warm_start': training_history.warm_start(record),
+      'warm_start_in_words': training_history.warm_start_in_words,
       'windows': read_report(windows_artifact.uri) if windows_artifact is not None else None,
       'training': _training(record, task_name),
       'evaluation': evaluation,

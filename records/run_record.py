@@ -47,9 +47,17 @@ class RunRecord:
       return ''
     return artifact_property(pushed, 'pushed_version') or ''
 
+  def failure(self, node: str) -> str:
+    """Why the node's execution failed, as the local runner recorded it (FAILURE_PROPERTY), or ''."""
+    return str(self.properties.get(node, {}).get(FAILURE_PROPERTY) or '')
+
   def nodes_in_state(self, state: str) -> List[str]:
     """Nodes whose every execution in this run ended in `state` (COMPLETE, CACHED, FAILED, ...)."""
     return sorted(node for node, states in self.execution_states.items() if states and set(states) == {state})
+
+
+# On a failed execution: the error it raised (pipeline/local_runner.py records it; TFX keeps only its log).
+FAILURE_PROPERTY = 'tfx_lstm_error'
 
 
 def _property(item, name: str):

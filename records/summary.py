@@ -5,7 +5,9 @@ from typing import Dict, List, Optional, Tuple
 
 from components.forecast_test_score import read_score
 from components.windowing import read_report
+from records import data_views
 from records import run_record
+from records import training_history
 from records.evaluation import sliced_metrics
 from records.evaluation import validation_failures
 from records.run_record import RunRecord
@@ -72,6 +74,18 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   failed = run.nodes_in_state('FAILED')
   if failed:
     print(f"  failed      {', '.join(failed)} (see the run's log)")
+    for node in failed:
+      for line in run.failure(node).splitlines():
+        print(f'              {line}')
+  spans = data_views.spans_read(run)
+  if spans:
+    print(f'  data        {spans}')
+  check = data_views.data_check(run)
+  if check is not None:
+    print(f'  data check  {data_views.data_check_in_words(check)}')
+  warm = training_history.warm_start(run)
+  if warm is not None:
+    print(f'  warm start  {training_history.warm_start_in_words(warm)}')
 
   report_artifact = run.output('TfxLstmWindowReport')
   if report_artifact is not None:

@@ -69,7 +69,7 @@ def test_two_runs_of_one_task_on_one_root(sentiment_data, tmp_path):
   forecast = _start('run', 'forecast', '--data', _forecast_rows(tmp_path / 'rows', 1200), '--root', root,
                     '--epochs', '1', '--units', '8', '--min-skill', '-1')
   refused = run_cli(*args)  # no --wait: exits at once, naming the holder
-  assert refused.returncode == 2, refused.stdout + refused.stderr
+  assert refused.returncode == 75, refused.stdout + refused.stderr
   assert f'another sentiment run holds {root}/locks/sentiment.lock: pid {first.pid} on host ' in refused.stderr
   assert 'Wait for it to finish (--wait)' in refused.stderr
   queued = _start(*args, '--wait', '--no-cache')  # waits, then runs after the first, every component again

@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import pytest
 
+from pipeline.scheduler import EXIT_LOCK_HELD
 from pipeline.scheduler import RetrainScheduler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -161,7 +162,7 @@ def test_a_failing_data_state_is_logged_and_looked_at_again():
 
 
 def test_lock_held_is_skipped_busy_and_the_same_data_is_retried():
-  scheduler, _, run, logs = make(states=DataStates('A'), statuses=[2, 0])
+  scheduler, _, run, logs = make(states=DataStates('A'), statuses=[EXIT_LOCK_HELD, 0])
   scheduler.serve(max_ticks=3)
   assert outcomes(logs) == ['skipped-busy', 'ran', 'skipped-no-new-data']
   assert run.calls == [at(0, 10), at(0, 20)]
@@ -177,7 +178,7 @@ def test_state_file_carries_the_last_attempt_across_restarts(tmp_path):
                             'status': 1}
   assert os.listdir(tmp_path / 'schedule') == ['forecast.json']  # no temp file left behind
 
-  second, _, run, logs = make(states=DataStates('A', 'B'), statuses=[2, 0], start=at(1, 0), state_file=state_file)
+  second, _, run, logs = make(states=DataStates('A', 'B'), statuses=[EXIT_LOCK_HELD, 0], start=at(1, 0), state_file=state_file)
   second.serve(max_ticks=3)
   assert logs[1] == "last attempted data 'A': the attempt at 2024-01-01T00:10:00Z (status 1)"
   # Already tried A; B is refused (lock held: not recorded), then runs.

@@ -303,8 +303,8 @@ def warm_start(model: keras.Model, fn_args, tft_output: tft.TFTransformOutput,
         record['reason'] = f'the base model has no weight {key}'
         break
       if axis is not None:
-        restored[key], carried[key] = remap_rows(old, initial, old_vocabularies[axis.vocabulary],
-                                                 new_vocabularies[axis.vocabulary], axis.axis)
+        restored[key], carried[axis.vocabulary] = remap_rows(old, initial, old_vocabularies[axis.vocabulary],
+                                                             new_vocabularies[axis.vocabulary], axis.axis)
       elif old.shape != initial.shape:
         record['reason'] = f'weight {key} has shape {old.shape} in the base model, {initial.shape} here'
         break
