@@ -69,8 +69,8 @@ class DataReferencesStrategy(resolver.ResolverStrategy):
       data), or this run's schema while no model is blessed yet, or when `fix_schema` is off (a curated
       schema.pbtxt is imported instead);
     - `previous_statistics`: the latest statistics of an earlier span (drift), empty on the first span;
-    - `served_statistics`: the statistics of the data the latest blessed model was trained on (skew), empty
-      when there is none or it is this run's own data.
+    - `served_statistics`: the statistics of the data the latest blessed model not trained on this run's data
+      was trained on (skew), empty when there is none; so a re-run resolves as the first run on the data did.
   """
 
   def __init__(self, fix_schema: bool = True, statistics_node: str = 'StatisticsGen',
@@ -89,12 +89,13 @@ class DataReferencesStrategy(resolver.ResolverStrategy):
                if a.id != current.id and lineage.examples_span(store, a.id) < current_span]
     result['previous_statistics'] = [max(earlier, key=lambda a: a.id)] if earlier else []
 
-    blessed = [m for m in lineage.blessed_model_ids(input_dict.get('model_blessing', []))]
+    blessed = lineage.blessed_model_ids(input_dict.get('model_blessing', []))
     result['served_statistics'] = []
-    if blessed:
-      in_run = lineage.run_artifact_ids(store, blessed[0]) & set(all_statistics)
-      served = [all_statistics[i] for i in sorted(in_run) if i != current.id]
-      result['served_statistics'] = served[-1:] if len(in_run) == len(served) else []
+    for model_id in blessed:  # newest first; as for warm start, not a model trained on this very data
+      in_run = lineage.run_artifact_ids(store, model_id) & set(all_statistics)
+      if in_run and current.id not in in_run:
+        result['served_statistics'] = [all_statistics[max(in_run)]]
+        break
 
     result['fixed_schema'] = list(input_dict['schema'])
     if self._fix_schema and blessed:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 ROWS = 1800  # 75 days of hourly rows
 GAP_ROWS = range(500, 505)  # 2013-01-21 20:00 to 2013-01-22 00:00 left out
 PIPELINE = 'tfx-lstm-forecast'
-NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'TimeSeriesWindowGen', 'Transform',
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataCheck', 'TimeSeriesWindowGen', 'Transform',
          'Trainer', 'Evaluator', 'ServingSmokeTest', 'Pusher', 'ForecastTestScore', 'EvalPredictions'}
 FAST = ['--epochs', '1', '--units', '16', '--replicas', '2']
 

@@ -15,7 +15,7 @@ from report_checks import assert_opens_cleanly_offline, assert_report_matches_tf
 from records import run_record
 
 PIPELINE = 'tfx-lstm-sentiment'
-NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataCheck', 'Transform', 'Trainer',
          'Evaluator', 'ServingSmokeTest', 'Pusher', 'EvalPredictions'}
 FAST = ['--epochs', '2', '--units', '16', '--embedding-dim', '16', '--replicas', '2']
 SENTENCES = ['a gripping , beautifully acted film .', 'dull , lifeless and far too long .', 'it is a film .']

@@ -16,7 +16,7 @@ from records import run_record
 from records import evaluation
 
 PIPELINE = 'tfx-lstm-translate'
-NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Trainer',
+NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataCheck', 'Transform', 'Trainer',
          'Evaluator', 'ServingSmokeTest', 'Pusher', 'EvalPredictions'}
 FAST = ['--epochs', '2', '--units', '32', '--embedding-dim', '16', '--replicas', '2']
 SENTENCES = ['I am hungry.', 'Where is the station?', 'zzz qqq']
