@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AIRFLOW_STAMP := $(VENV)/.installed-airflow
 ARGS ?=
 
 .PHONY: run test test-fast bench venv clean browser
@@ -29,6 +30,12 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	@set -o pipefail; $(PY) -m pip install -q -c constraints.txt -e ".[test]" 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
+# The Airflow extra, for the Airflow test (make test); `make run` does not need it.
+$(AIRFLOW_STAMP): $(STAMP)
+	@echo "installing the airflow extra into $(VENV) (first time: ~1 min)"
+	@set -o pipefail; $(PY) -m pip install -q -c constraints.txt -e ".[test,airflow]" 2>&1 | $(QUIET_PIP)
+	@touch $(AIRFLOW_STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
@@ -44,7 +51,7 @@ browser:
 	    || echo "warning: could not install chromium (apt-get install -y chromium); the browser test will fail" >&2; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) $(AIRFLOW_STAMP) browser
 	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q $(ARGS)
 
 test-fast: $(STAMP)

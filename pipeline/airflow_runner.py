@@ -80,7 +80,7 @@ def dag_from_run_argv(run_argv: List[str], cron: Optional[str]):
   from pipeline import cli  # pylint: disable=g-import-not-at-top
   pipeline = cli.pipeline_from_run_argv(run_argv)
   config = AirflowPipelineConfig(airflow_dag_config={
-      'schedule_interval': cron or None,
+      'schedule': cron or None,  # Airflow 2.11's name (schedule_interval is deprecated)
       'start_date': START_DATE,
       'catchup': False,
       'max_active_runs': 1,

@@ -188,7 +188,7 @@ def test_an_unchanged_rerun_is_served_from_the_cache(story):
   resolvers = {'data_references', 'warm_start_model', 'latest_blessed_baseline'}
   assert set(rerun.nodes_in_state('COMPLETE')) <= resolvers, rerun.execution_states
   assert set(rerun.execution_states) - resolvers == set(rerun.nodes_in_state('CACHED'))
-  assert 'Trainer' in rerun.nodes_in_state('CACHED') and rerun.pushed_version() is None
+  assert 'Trainer' in rerun.nodes_in_state('CACHED') and not rerun.pushed_version()
 
 
 def _answers(version_dir):
