@@ -49,8 +49,7 @@ class WarmStartModelStrategy(resolver.ResolverStrategy):
                         ) -> Optional[Dict[str, List[types.Artifact]]]:
     examples_ids = {a.id for a in input_dict.get('examples', [])}
     models = {m.id: m for m in input_dict.get('model', [])}
-    result = {key: list(value) for key, value in input_dict.items()}
-    result['model'] = []
+    result = {key: [] for key in input_dict}  # the Trainer reads `model` only
     for model_id in lineage.blessed_model_ids(input_dict.get('model_blessing', [])):
       trainer = lineage.producer_execution_id(store, model_id) if model_id in models else None
       if trainer is not None and not lineage.input_artifact_ids(store, trainer) & examples_ids:
@@ -80,7 +79,9 @@ class DataReferencesStrategy(resolver.ResolverStrategy):
 
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]
                         ) -> Optional[Dict[str, List[types.Artifact]]]:
-    result = {key: list(value) for key, value in input_dict.items()}
+    # Only the three outputs downstream nodes read: an artifact under two output keys is a duplicate event for
+    # Airflow's (non-IR) resolver driver, which records every output.
+    result = {key: [] for key in input_dict}
     current = input_dict['statistics'][0]
     all_statistics = {a.id: a for a in input_dict.get('previous_statistics', [])
                       if lineage.written_by(a, self._statistics_node, 'statistics')}

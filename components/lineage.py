@@ -5,7 +5,8 @@ from typing import List, Optional, Set
 
 from ml_metadata.proto import metadata_store_pb2
 
-RUN_CONTEXT_TYPE = 'pipeline_run'  # TFX's context type of one pipeline run
+# TFX's context type of one pipeline run; 'run' where the Airflow runner records runs the pre-IR way.
+RUN_CONTEXT_TYPES = ('pipeline_run', 'run')
 _Event = metadata_store_pb2.Event
 
 
@@ -31,7 +32,7 @@ def run_artifact_ids(store, artifact_id: int) -> Set[int]:
     return set()
   ids: Set[int] = set()
   for context in store.get_contexts_by_execution(execution_id):
-    if context.type == RUN_CONTEXT_TYPE:
+    if context.type in RUN_CONTEXT_TYPES:
       ids |= {a.id for a in store.get_artifacts_by_context(context.id)}
   return ids
 

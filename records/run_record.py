@@ -11,6 +11,10 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 PIPELINE_CONTEXT, RUN_CONTEXT, NODE_CONTEXT = 'pipeline', 'pipeline_run', 'node'
+# TFX's Airflow runner still records runs the pre-IR way: a 'run' context named '<pipeline>.<Airflow run id>' (the
+# run id here, unique across tasks) and the node as the execution's `component_id`.
+LEGACY_RUN_CONTEXT, LEGACY_NODE_PROPERTY = 'run', 'component_id'
+RUN_CONTEXTS = (RUN_CONTEXT, LEGACY_RUN_CONTEXT)
 PLANNED_NODES_PROPERTY = 'tfx_lstm_nodes'  # the run's node ids, in order; pipeline/local_runner.py writes it
 
 
@@ -84,7 +88,8 @@ def _context_type_ids(store) -> Dict[int, str]:
 def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   """The run with this run id (its pipeline-run context), or None when ML Metadata has no such run."""
   store = open_store(metadata_path)
-  run_context = store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+  run_context = (store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+                 or store.get_context_by_type_and_name(LEGACY_RUN_CONTEXT, run_id))
   if run_context is None:
     return None
   run_executions = sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id)
@@ -93,7 +98,7 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   state_names = metadata_store_pb2.Execution.State.Name
   node_of = {}
   for execution in run_executions:
-    node = str(execution.id)
+    node = _property(execution, LEGACY_NODE_PROPERTY) or str(execution.id)
     for context in store.get_contexts_by_execution(execution.id):
       kind = context_types[context.type_id]
       if kind == NODE_CONTEXT:
@@ -130,7 +135,7 @@ def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
   runs, context_types = {}, _context_type_ids(store)
   for execution in store.get_executions_by_context(pipeline_context.id):
     for context in store.get_contexts_by_execution(execution.id):
-      if context_types[context.type_id] == RUN_CONTEXT:
+      if context_types[context.type_id] in RUN_CONTEXTS:
         runs[context.name] = (context.create_time_since_epoch, context.id)
   return sorted(runs, key=runs.get)
 
@@ -138,7 +143,7 @@ def run_ids(metadata_path: str, pipeline_name: str) -> List[str]:
 def all_run_ids(metadata_path: str) -> List[str]:
   """Every run id in the store, of any task, oldest first: one query over the pipeline-run contexts."""
   store = open_store(metadata_path)
-  contexts = store.get_contexts_by_type(RUN_CONTEXT)
+  contexts = [c for kind in RUN_CONTEXTS for c in store.get_contexts_by_type(kind)]
   return [c.name for c in sorted(contexts, key=lambda c: (c.create_time_since_epoch, c.id))]
 
 

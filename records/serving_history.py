@@ -114,7 +114,7 @@ def _read_pushes(store: metadata_store.MetadataStore, metadata_path: str, task: 
     if event.type == _Event.INPUT and _key(event) == MODEL_KEY:
       model_of_execution[event.execution_id] = event.artifact_id
   models = {m.id: m for m in store.get_artifacts_by_id(sorted(set(model_of_execution.values())))}
-  run_type_ids = {t.id for t in store.get_context_types() if t.name == run_record.RUN_CONTEXT}
+  run_type_ids = {t.id for t in store.get_context_types() if t.name in run_record.RUN_CONTEXTS}
   run_of_execution = {}
   for execution_id in set(producer.values()):
     runs = [c.name for c in store.get_contexts_by_execution(execution_id) if c.type_id in run_type_ids]

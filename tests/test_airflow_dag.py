@@ -66,5 +66,12 @@ def test_generated_dag_runs_the_pipeline_under_airflow(tmp_path):
       record.nodes_in_state('COMPLETE')), record.execution_states
   assert record.pushed_version() and os.path.isdir(os.path.join(root, 'serving', 'sentiment',
                                                                 record.pushed_version()))
+  assert run_ids[0] == f'{DAG_ID}.manual__2026-01-02T00:00:00+00:00'  # TFX's Airflow runner names runs so
   listed = run_cli('runs', '--root', root)
   assert run_ids[0] in listed.stdout and 'complete' in listed.stdout, listed.stdout
+  serving = run_cli('serving', 'sentiment', '--root', root)
+  assert serving.stdout.splitlines()[1].split()[:3] == [record.pushed_version(), '*', run_ids[0]], serving.stdout
+  report = run_cli('report', '--root', root, '--run', run_ids[0], '--output', str(tmp_path / 'airflow.html'))
+  assert report.returncode == 0, report.stderr
+  with open(tmp_path / 'airflow.html', encoding='utf-8') as f:
+    assert 'data-metric="auc"' in f.read()

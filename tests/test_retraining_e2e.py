@@ -223,8 +223,12 @@ def test_rollback_serves_the_first_model_again_and_is_recorded(story):
       (first.pushed_version(), False, '', False)]
   listed = run_cli('serving', 'sentiment', '--root', root)
   assert f'rollback to {first.pushed_version()}' in listed.stdout and 'removed (retention)' in listed.stdout
+  # Refusals change nothing.
   again = run_cli('rollback', 'sentiment', '--root', root, '--to', first.pushed_version())
-  assert again.returncode == 2 and 'removed' in again.stderr, again.stderr
+  assert again.returncode == 2 and 'is already the served model' in again.stderr, again.stderr
+  unknown = run_cli('rollback', 'sentiment', '--root', root, '--to', '123')
+  assert unknown.returncode == 2 and '123' in unknown.stderr, unknown.stderr
+  assert _served_versions(root) == [second.pushed_version(), new_version]
 
 
 def serving_history_answers(record):
