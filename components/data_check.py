@@ -12,6 +12,7 @@ A failing check raises DataCheckFailed (a DataContractError: the CLI prints its 
 feature, measure, value and threshold; nothing after it runs, so nothing is trained or pushed. A passing
 check writes the same measurements as JSON for the run's report.
 """
+import dataclasses
 import json
 import os
 from typing import Dict, List, Optional
@@ -90,8 +91,17 @@ def measurements(anomalies, kind: str, against: str) -> List[Dict[str, object]]:
   return found
 
 
-def schema_anomalies(anomalies_uri: str) -> List[Dict[str, str]]:
-  """What ExampleValidator found, every split."""
+@dataclasses.dataclass
+class Anomaly:
+  split: str
+  feature: str  # '' for the whole dataset
+  severity: str
+  short: str
+  description: str
+
+
+def read_anomalies(anomalies_uri: str) -> List[Anomaly]:
+  """Every anomaly ExampleValidator found, per split, from its SchemaDiff.pb files."""
   found = []
   for entry in sorted(tf.io.gfile.listdir(anomalies_uri)):
     split = entry.rstrip('/').removeprefix('Split-')
@@ -101,17 +111,18 @@ def schema_anomalies(anomalies_uri: str) -> List[Dict[str, str]]:
     result = anomalies_util.load_anomalies_binary(path)
     infos = list(result.anomaly_info.items())
     if result.HasField('dataset_anomaly_info'):
-      infos.append(('(dataset)', result.dataset_anomaly_info))
+      infos.append(('', result.dataset_anomaly_info))
     for feature, info in sorted(infos):
-      found.append({'split': split, 'feature': feature, 'short': info.short_description,
-                    'description': info.description})
+      found.append(Anomaly(split, feature, info.Severity.Name(info.severity), info.short_description,
+                           info.description))
   return found
 
 
 def failure_message(result: dict) -> str:
   lines = [f"the data check stopped the run before training ({result['data']}):"]
   for a in result['anomalies']:
-    lines.append(f"  anomaly in feature {a['feature']!r} ({a['split']} split): {a['description']}")
+    lines.append(f"  anomaly in {'feature ' + repr(a['feature']) if a['feature'] else 'the dataset'} ({a['split']} split): "
+                 f"{a['description']}")
   for m in result['measurements']:
     if m['failed']:
       lines.append(f"  {m['kind']} in feature {m['feature']!r}: {m['measure']} {m['value']:.3f} against "
@@ -179,7 +190,7 @@ def DataCheck(  # pylint: disable=invalid-name
   outcome = {
       'data': _data_name(examples),
       'split': CHECKED_SPLIT,
-      'anomalies': schema_anomalies(anomalies.uri),
+      'anomalies': [dataclasses.asdict(a) for a in read_anomalies(anomalies.uri)],
       'measurements': found,
       'thresholds': {'categorical L-infinity': max_categorical_linf, 'numeric Jensen-Shannon': max_numeric_jsd},
   }

@@ -6,10 +6,13 @@ from typing import Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from tensorflow_data_validation.utils import anomalies_util
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-STATS_FILE, ANOMALIES_FILE = 'FeatureStats.pb', 'SchemaDiff.pb'
+# ExampleValidator's anomalies: read by the data check, which stops a run on them, and shown in reports.
+from components.data_check import Anomaly  # noqa: F401  pylint: disable=unused-import
+from components.data_check import read_anomalies as anomalies  # noqa: F401
+
+STATS_FILE = 'FeatureStats.pb'
 
 
 @dataclasses.dataclass
@@ -21,15 +24,6 @@ class FeatureSummary:
   numbers: Dict[str, float]  # mean, std dev, min, max (numeric features)
   top_values: List[str]  # the most frequent values with their counts (string features)
   unique: int
-
-
-@dataclasses.dataclass
-class Anomaly:
-  split: str
-  feature: str  # '' for the whole dataset
-  severity: str
-  short: str
-  description: str
 
 
 def _split_dirs(uri: str) -> Dict[str, str]:
@@ -70,23 +64,6 @@ def feature_summaries(statistics_uri: str) -> Dict[str, Dict[str, object]]:
     result[split] = {'examples': int(dataset.num_examples),
                      'features': [_summarise(f) for f in dataset.features]}
   return result
-
-
-def anomalies(anomalies_uri: str) -> List[Anomaly]:
-  """Every anomaly ExampleValidator found, per split, from its SchemaDiff.pb files."""
-  found = []
-  for split, directory in _split_dirs(anomalies_uri).items():
-    path = os.path.join(directory, ANOMALIES_FILE)
-    if not tf.io.gfile.exists(path):
-      continue
-    result = anomalies_util.load_anomalies_binary(path)
-    infos = list(result.anomaly_info.items())
-    if result.HasField('dataset_anomaly_info'):
-      infos.append(('', result.dataset_anomaly_info))
-    for feature, info in sorted(infos):
-      found.append(Anomaly(split, feature, info.Severity.Name(info.severity), info.short_description,
-                           info.description))
-  return found
 
 
 def example_counts(statistics_uri: str) -> Dict[str, int]:

@@ -253,3 +253,38 @@ def test_schedule_command_logs_its_start_and_stops_on_sigterm(story, tmp_path):
   text = ''.join(lines) + out
   assert '0 3 * * *' in text and '--data ' + story['data'] in text and '--cron' not in text.split('runs:')[1]
   assert 'scheduler stopped' in text
+
+
+def test_span_three_accepted_with_a_curated_schema_and_raised_thresholds(story, tmp_path):
+  """The way out of a stopped span: the first blessed run's schema, curated to know the new genre, and drift
+  thresholds that accept the new label mix; pinned to span 3 (--span), two spans read, no warm start."""
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  first = story['records'][0]
+  with open(os.path.join(first.node_output('SchemaGen', 'schema').uri, 'schema.pbtxt')) as f:
+    schema = text_format.Parse(f.read(), schema_pb2.Schema())
+  genre = next(d for d in schema.string_domain if d.name == 'genre')
+  genre.value.append(NEW_GENRE)
+  curated = tmp_path / 'schema.pbtxt'
+  curated.write_text(text_format.MessageToString(schema))
+
+  result = run_cli('run', 'sentiment', '--data', story['data'], '--root', story['root'], '--slice-columns', 'genre',
+                   *FLAGS, '--span', '3', '--spans', '2', '--schema', str(curated), '--no-warm-start',
+                   '--max-numeric-drift', '1.01', '--max-categorical-drift', '1.01')
+  assert result.returncode == 0, result.stdout + result.stderr
+  record = read_run_of_result(story['root'], result)
+  assert 'spans 2-3 of 3 span folder(s)' in result.stdout
+  assert record.node_output('FileBasedExampleGen', 'examples').custom_properties['spans_read'].string_value == '2,3'
+  assert 'ImportSchemaGen' in record.nodes_in_state('COMPLETE') and 'SchemaGen' not in record.execution_states
+  assert 'warm_start_model' not in record.execution_states  # not wired without warm start
+  model_run = record.node_output('Trainer', 'model_run')
+  assert not os.path.exists(os.path.join(model_run.uri, common.WARM_START_RECORD))
+  check = json.load(open(os.path.join(record.node_output('DataCheck', 'result').uri, 'data_check.json')))
+  assert check['passed'] and check['thresholds'] == {'categorical L-infinity': 1.01, 'numeric Jensen-Shannon': 1.01}
+  assert check['data'] == 'spans 2-3'
+  assert 'data check  passed: no anomalies' in result.stdout
+
+  bad = tmp_path / 'bad.pbtxt'
+  bad.write_text('feature { name: "text" type: BYTES }\nnot a field: 1\n')
+  refused = run_cli('run', 'sentiment', '--data', story['data'], '--root', story['root'], '--schema', str(bad))
+  assert refused.returncode == 2 and f'{bad} is not a schema in text format' in refused.stderr, refused.stderr
