@@ -131,7 +131,7 @@ def DelimitedTextExampleGen(input_base: str, text_format: TextFormat,  # pylint:
   RangeConfig; default: the newest) and `spans_back` says how many spans up to it are read (0: all)."""
   range_config = None
   if span is not None:
-    range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.RangeConfig.StaticRange(
+    range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
         start_span_number=span, end_span_number=span))
   return FileBasedExampleGen(
       input_base=input_base,

@@ -161,3 +161,18 @@ def test_sentiment_pipeline_compiles_for_kfp(sentiment_task, tmp_path):
     assert json.load(f)['pipelineSpec']['pipelineInfo']['name'] == 'tfx-lstm-sentiment'
   with open(kubeflow_runner.write_recurring_run(path, '0 3 * * *')) as f:
     assert json.load(f)['pipeline_spec']['pipelineInfo']['name'] == 'tfx-lstm-sentiment'
+
+
+def test_kubeflow_schedule_command(compiled, tmp_path):
+  """`tfx-lstm kubeflow-schedule`: the body beside the spec, or at --output; a bad cron or a missing spec is a
+  user error that writes nothing."""
+  from conftest import run_cli  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path / 'nightly.json')
+  result = run_cli('kubeflow-schedule', compiled['path'], '--cron', '0 3 * * *', '--output', output)
+  assert result.returncode == 0 and result.stdout.strip() == output, result.stderr
+  with open(output) as f:
+    assert json.load(f)['trigger']['cron_schedule']['cron'] == '0 0 3 * * *'
+  bad = run_cli('kubeflow-schedule', compiled['path'], '--cron', 'at three', '--output', str(tmp_path / 'bad.json'))
+  assert bad.returncode == 2 and "'at three'" in bad.stderr and not os.path.exists(tmp_path / 'bad.json')
+  missing = run_cli('kubeflow-schedule', str(tmp_path / 'nope.json'), '--cron', '0 3 * * *')
+  assert missing.returncode == 2 and 'nope.json does not exist' in missing.stderr
