@@ -739,10 +739,12 @@ def _add_retraining_flags(parser: argparse.ArgumentParser) -> None:
   retraining.add_argument('--max-categorical-drift', type=float, default=None, metavar='L_INF',
                           help='stop before training when a string feature moves more than this (L-infinity '
                           'distance) from the previous span or the served model\'s training data '
-                          '(default: forecast 0.3, text tasks 0.2)')
+                          f'(default: forecast {gates.FORECAST_DATA_GATE.max_categorical_drift}, text tasks '
+                          f'{gates.TEXT_DATA_GATE.max_categorical_drift})')
   retraining.add_argument('--max-numeric-drift', type=float, default=None, metavar='JSD',
                           help='the same for numeric features, as Jensen-Shannon divergence '
-                          '(default: forecast 0.4, text tasks 0.2)')
+                          f'(default: forecast {gates.FORECAST_DATA_GATE.max_numeric_drift}, text tasks '
+                          f'{gates.TEXT_DATA_GATE.max_numeric_drift})')
 
 
 def build_parser() -> argparse.ArgumentParser:
