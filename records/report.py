@@ -203,8 +203,10 @@ def build_context(record: RunRecord) -> Dict[str, object]:
       'statistics_note': ('ExampleGen splits the rows 2:1 by hash for these statistics only; the temporal '
                           'train/eval/test split is the windowing below.' if task_name == 'forecast' else ''),
       # tasks whose ExampleGen writes a train split learn the schema from it (pipeline.py); forecast from all rows
-      'schema_from': ('the schema fixed for the task (a curated one, or the first blessed run\'s inference: '
-                      + ('every split' if task_name == 'forecast' else 'the training split') + ')'),
+      'schema_from': ('the schema fixed for the task: a curated one, or SchemaGen\'s inference from '
+                      + ('every split' if task_name == 'forecast' else 'the training split')
+                      + ' in the first run whose model was blessed'),
+      'trainer_ran': 'Trainer' in record.execution_states,
       'anomalies': anomalies,
       'spans_read': data_views.spans_read(record),
       'data_check': data_views.data_check(record),
