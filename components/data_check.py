@@ -178,14 +178,15 @@ def DataCheck(  # pylint: disable=invalid-name
   checked_schema = with_comparators(tfdv.load_schema_text(os.path.join(schema.uri, 'schema.pbtxt')),
                                     max_categorical_linf, max_numeric_jsd)
   found = []
-  if previous_statistics is not None and _statistics(previous_statistics, CHECKED_SPLIT) is not None:
-    drift = tfdv.validate_statistics(current, checked_schema,
-                                     previous_statistics=_statistics(previous_statistics, CHECKED_SPLIT))
+  # Each reference's statistics read once; an absent reference (first span, no blessing yet) is skipped.
+  previous = _statistics(previous_statistics, CHECKED_SPLIT) if previous_statistics is not None else None
+  served = _statistics(served_statistics, CHECKED_SPLIT) if served_statistics is not None else None
+  if previous is not None:
+    drift = tfdv.validate_statistics(current, checked_schema, previous_statistics=previous)
     found += measurements(drift, 'drift', 'the previous span')
-  if served_statistics is not None and _statistics(served_statistics, CHECKED_SPLIT) is not None:
+  if served is not None:
     # TFDV's skew is serving data against training data: this run's data plays serving.
-    skew = tfdv.validate_statistics(_statistics(served_statistics, CHECKED_SPLIT), checked_schema,
-                                    serving_statistics=current)
+    skew = tfdv.validate_statistics(served, checked_schema, serving_statistics=current)
     found += measurements(skew, 'skew', 'the served model\'s training data')
   outcome = {
       'data': _data_name(examples),

@@ -186,18 +186,20 @@ class Checked:
   spans: Optional[data_contract.SpanSelection] = None
 
 
+def _spans_back(task_name: str, args) -> int:
+  return data_contract.DEFAULT_SPANS_BACK[task_name] if args.spans is None else args.spans
+
+
 def _spans(task_name: str, args) -> data_contract.SpanSelection:
   """The span folders this run reads (none for a flat directory)."""
-  spans_back = data_contract.DEFAULT_SPANS_BACK[task_name] if args.spans is None else args.spans
-  return data_contract.select_spans(args.data, spans_back, args.span)
+  return data_contract.select_spans(args.data, _spans_back(task_name, args), args.span)
 
 
 def _finish_task(task, task_name: str, args, selection: data_contract.SpanSelection):
   """The task spec with the run's span selection and data gate."""
   from pipeline import tasks  # pylint: disable=g-import-not-at-top
   if selection.spans:
-    spans_back = data_contract.DEFAULT_SPANS_BACK[task_name] if args.spans is None else args.spans
-    task = tasks.with_spans(task, spans_back, args.span)
+    task = tasks.with_spans(task, _spans_back(task_name, args), args.span)
   data_gate = dataclasses.replace(
       task.data_gate,
       **{name: getattr(args, name) for name in ('max_categorical_drift', 'max_numeric_drift')
@@ -282,9 +284,15 @@ def pipeline_from_run_argv(run_argv: List[str], enable_cache: Optional[bool] = N
   checked = _CHECKS[args.task](args)
   schema_content = data_contract.check_schema_file(args.schema) if args.schema else None
   from pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  paths = local_runner.RunPaths.under(args.root, args.task)
+  return _local_pipeline(args, checked.build_task(), local_runner.RunPaths.under(args.root, args.task),
+                         schema_content, enable_cache)
+
+
+def _local_pipeline(args, task, paths, schema_content: Optional[str], enable_cache: Optional[bool] = None):
+  """The task's local pipeline with the run flags of `args` (the one place they become pipeline options)."""
+  from pipeline import local_runner  # pylint: disable=g-import-not-at-top
   return local_runner.build_local_pipeline(
-      checked.build_task(), args.data, paths, args.beam_arg,
+      task, args.data, paths, args.beam_arg,
       enable_cache=not args.no_cache if enable_cache is None else enable_cache,
       schema_file=paths.keep_schema(schema_content) if schema_content else None,
       warm_start=not args.no_warm_start, keep_versions=args.keep_versions)
@@ -330,10 +338,7 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str, schema_cont
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
     task = checked.build_task()
     paths = local_runner.RunPaths.under(args.root, task_name)
-    pipeline = local_runner.build_local_pipeline(
-        task, args.data, paths, args.beam_arg, enable_cache=not args.no_cache,
-        schema_file=paths.keep_schema(schema_content) if schema_content else None,
-        warm_start=not args.no_warm_start, keep_versions=args.keep_versions)
+    pipeline = _local_pipeline(args, task, paths, schema_content)
     progress = ProgressPrinter(console, total=len(pipeline.components))
     logging.getLogger().addHandler(progress)
     try:

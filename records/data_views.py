@@ -9,7 +9,6 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 # ExampleValidator's anomalies: read by the data check, which stops a run on them, and shown in reports.
-from components.data_check import Anomaly  # noqa: F401  pylint: disable=unused-import
 from components.data_check import read_anomalies as anomalies  # noqa: F401
 
 STATS_FILE = 'FeatureStats.pb'

@@ -210,7 +210,7 @@ def build_context(record: RunRecord) -> Dict[str, object]:
       'anomalies': anomalies,
       'spans_read': data_views.spans_read(record),
       'data_check': data_views.data_check(record),
-      'failures': [(node, record.failure(node)) for node in record.nodes_in_state('FAILED') if record.failure(node)],
+      'failures': [(node, message) for node in record.nodes_in_state('FAILED') if (message := record.failure(node))],
       'warm_start': training_history.warm_start(record),
       'warm_start_in_words': training_history.warm_start_in_words,
       'windows': read_report(windows_artifact.uri) if windows_artifact is not None else None,
