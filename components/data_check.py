@@ -30,6 +30,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Metrics as _SystemMetrics
 
+import components
+
 from components.data_contract import DataContractError
 from components.text_example_gen import SPANS_READ_PROPERTY
 
@@ -45,7 +47,7 @@ class DataCheckFailed(DataContractError):
 
 class DataCheckResult(types.Artifact):
   """JSON: every anomaly, drift and skew measurement of a run's data and whether it passed."""
-  TYPE_NAME = 'TfxLstmDataCheck'
+  TYPE_NAME = components.DATA_CHECK_RESULT
   TYPE_ANNOTATION = _SystemMetrics
 
 

@@ -20,6 +20,8 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Dataset as _SystemDataset
 
+import components
+
 PREDICTIONS_FILE = 'predictions.json'
 PREDICTION_COLUMN = 'prediction'
 _BATCH = 256
@@ -27,7 +29,7 @@ _BATCH = 256
 
 class Predictions(types.Artifact):
   """JSON: {split: {feature or 'prediction': [one value per example]}} (`predictions.json`)."""
-  TYPE_NAME = 'TfxLstmPredictions'
+  TYPE_NAME = components.PREDICTIONS
   TYPE_ANNOTATION = _SystemDataset
 
 

@@ -19,6 +19,8 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Metrics as _SystemMetrics
 
+import components
+
 from components.windowing import LABEL_KEY
 from components.windowing import PERSISTENCE_KEY
 from trainer import metrics
@@ -29,7 +31,7 @@ _BATCH = 512
 
 class TestScore(types.Artifact):
   """JSON metrics of a model on a held-out split: MAE, RMSE, persistence MAE/RMSE, forecast_skill, windows."""
-  TYPE_NAME = 'TfxLstmTestScore'
+  TYPE_NAME = components.TEST_SCORE
   TYPE_ANNOTATION = _SystemMetrics
 
 

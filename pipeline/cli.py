@@ -28,6 +28,7 @@ BUNDLED_FORECAST_DATA = os.path.join(PACKAGE_ROOT, 'data', 'beijing_pm25')
 BUNDLED_SENTIMENT_DATA = os.path.join(PACKAGE_ROOT, 'data', 'sst2')
 BUNDLED_TRANSLATE_DATA = os.path.join(PACKAGE_ROOT, 'data', 'fra_eng')
 TASKS = ('forecast', 'sentiment', 'translate')
+IMAGE_DATA_ROOT = '/app/data'  # the bundled samples in the project image (Dockerfile: WORKDIR /app)
 FORECAST, FORECAST_OPTIONS = trainer_hyperparameters.ForecastHyperparameters(), preprocessing_options.ForecastOptions()
 SENTIMENT, SENTIMENT_OPTIONS = trainer_hyperparameters.SentimentHyperparameters(), preprocessing_options.SentimentOptions()
 TRANSLATE, TRANSLATE_OPTIONS = trainer_hyperparameters.TranslateHyperparameters(), preprocessing_options.TranslateOptions()
@@ -55,7 +56,9 @@ examples:
   tfx-lstm run sentiment --schema schema.pbtxt --no-warm-start
   tfx-lstm schedule sentiment --cron "0 3 * * *" --data reviews/   # retrain at 03:00 UTC when a span arrived
   tfx-lstm airflow-dag sentiment --output dags/sentiment.py --cron "0 3 * * *" --data reviews/
-  tfx-lstm kubeflow-schedule tfx-lstm-sentiment.json --cron "0 3 * * *"
+  tfx-lstm compile sentiment --output sentiment.yaml --image REGISTRY/tfx-lstm:1 \\
+      --pipeline-root gs://BUCKET/tfx-lstm --data gs://BUCKET/reviews --data-sample reviews/
+  tfx-lstm kubeflow-schedule sentiment.json --cron "0 3 * * *"
   tfx-lstm serving sentiment                    # pushed versions, newest first, and which is served
   tfx-lstm rollback sentiment --to 1795681516   # serve an earlier version again
   tfx-lstm predict forecast --model runs/serving/forecast --input data/beijing_pm25/beijing_pm25_2013_2014.csv
@@ -295,7 +298,7 @@ def _local_pipeline(args, task, paths, schema_content: Optional[str], enable_cac
       task, args.data, paths, args.beam_arg,
       enable_cache=not args.no_cache if enable_cache is None else enable_cache,
       schema_file=paths.keep_schema(schema_content) if schema_content else None,
-      warm_start=not args.no_warm_start, keep_versions=args.keep_versions)
+      warm_start=not args.no_warm_start, keep_versions=args.keep_versions, profile=args.profile)
 
 
 def run_task(task_name: str, args) -> int:
@@ -517,6 +520,37 @@ def kubeflow_schedule(args) -> int:
   except ValueError as e:
     raise UserError(str(e)) from None
   print(path)
+  return 0
+
+
+def compile_kubeflow(args) -> int:
+  """Compiles a task's pipeline (Kubeflow profile) for Kubeflow Pipelines v2 or Vertex AI; writes nothing else."""
+  if not args.output.endswith(('.yaml', '.yml', '.json')):  # kubeflow_runner.OUTPUT_SUFFIXES, before TFX loads
+    raise UserError(f'--output {args.output}: end it in .yaml (KFP pipeline spec) or .json (Vertex PipelineJob)')
+  if args.keep_versions < 1:
+    raise UserError(f'--keep-versions must be at least 1, got {args.keep_versions}')
+  bundled = {'forecast': BUNDLED_FORECAST_DATA, 'sentiment': BUNDLED_SENTIMENT_DATA,
+             'translate': BUNDLED_TRANSLATE_DATA}[args.task]
+  # The cluster reads --data; the columns and layout are checked here, on a local copy laid out the same way.
+  data_uri = args.data
+  if args.data == bundled:  # the bundled sample, inside the image
+    data_uri = f'{IMAGE_DATA_ROOT}/{os.path.basename(bundled)}'
+  args.data = args.data_sample or args.data
+  if '://' in args.data or not os.path.isdir(args.data):
+    raise UserError(f'--data {args.data} is not a local directory: give --data-sample DIR, a local copy of a few '
+                    'of its files laid out the same way, to check its columns and layout here')
+  from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  checked = _CHECKS[args.task](args)
+  serving_root = args.serving or f'{args.pipeline_root.rstrip("/")}/serving/{args.task}'
+  try:
+    path = kubeflow_runner.compile_pipeline(
+        checked.build_task(), args.output, args.pipeline_root, data_uri, serving_root, image=args.image,
+        beam_pipeline_args=args.beam_arg, schema_file=args.schema or None, warm_start=not args.no_warm_start,
+        keep_versions=args.keep_versions)
+  except kubeflow_runner.KubeflowIncompatibleError as e:
+    raise UserError(str(e)) from None
+  print(f'{path}: {args.task} pipeline for Kubeflow Pipelines v2 (image {args.image}, data {data_uri}, '
+        f'outputs {args.pipeline_root}, serving {serving_root})')
   return 0
 
 
@@ -752,6 +786,12 @@ def _add_retraining_flags(parser: argparse.ArgumentParser) -> None:
                           f'{gates.TEXT_DATA_GATE.max_numeric_drift})')
 
 
+def _add_profile_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--profile', choices=('local', 'kubeflow'), default='local',
+                      help='kubeflow: run the pipeline `tfx-lstm compile` builds (no resolver nodes; baseline and '
+                      'warm start from the served model, no drift or skew check) to try it here (default: local)')
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='tfx-lstm', description='TFX pipelines for LSTM forecasting, sentiment and translation.',
@@ -766,16 +806,19 @@ def build_parser() -> argparse.ArgumentParser:
   _add_run_flags(forecast)
   _add_forecast_flags(forecast)
   _add_retraining_flags(forecast)
+  _add_profile_flag(forecast)
   sentiment = run_tasks.add_parser('sentiment', help='Bi-LSTM sentence classification (0/1 labels)',
                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(sentiment)
   _add_sentiment_flags(sentiment)
   _add_retraining_flags(sentiment)
+  _add_profile_flag(sentiment)
   translate = run_tasks.add_parser('translate', help='encoder-decoder LSTM translation of sentence pairs',
                                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
   _add_run_flags(translate)
   _add_translate_flags(translate)
   _add_retraining_flags(translate)
+  _add_profile_flag(translate)
   run_all = run_tasks.add_parser('all', help='every task on its bundled data, with default settings')
   _add_run_flags(run_all)
 
@@ -835,6 +878,29 @@ def build_parser() -> argparse.ArgumentParser:
   kubeflow_parser.add_argument('--output', default='', metavar='FILE',
                                help='default: <pipeline name>-recurring-run.json beside the spec')
 
+  compile_parser = commands.add_parser(
+      'compile', help='compile a task pipeline for Kubeflow Pipelines v2 / Vertex AI (KubeflowV2DagRunner)',
+      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+  compile_tasks = compile_parser.add_subparsers(dest='task', required=True)
+  for name, add_flags in (('forecast', _add_forecast_flags), ('sentiment', _add_sentiment_flags),
+                          ('translate', _add_translate_flags)):
+    task_parser = compile_tasks.add_parser(name, help=f'the {name} task, with the task flags of `run {name}`')
+    kfp = task_parser.add_argument_group('Kubeflow')
+    kfp.add_argument('--output', required=True, metavar='FILE', help='pipeline.yaml: the KFP pipeline spec '
+                     '(schema 2.1); pipeline.json: the Vertex AI PipelineJob form')
+    kfp.add_argument('--image', default='tfx-lstm:latest', help='container image with this project installed '
+                     '(the Dockerfile; default: %(default)s)')
+    kfp.add_argument('--pipeline-root', required=True, metavar='URI',
+                     help='component outputs, on storage every step reaches (gs://bucket/tfx-lstm, say)')
+    kfp.add_argument('--serving', default='', metavar='URI',
+                     help='where blessed models are pushed (default: <pipeline-root>/serving/<task>)')
+    kfp.add_argument('--data-sample', default='', metavar='DIR',
+                     help='a local copy of some of --data\'s files, laid out the same way: checked here when '
+                     '--data is remote (default: --data itself)')
+    kfp.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
+                     help='a Beam pipeline flag for the Beam steps, repeatable (e.g. Dataflow\'s, see README)')
+    add_flags(task_parser)
+    _add_retraining_flags(task_parser)
   serving_parser = commands.add_parser('serving', help="list a task's pushed model versions", epilog=EXAMPLES,
                                        formatter_class=argparse.RawDescriptionHelpFormatter)
   serving_parser.add_argument('task', choices=TASKS)
@@ -896,7 +962,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'airflow-dag':
       return airflow_dag(args, argv if argv is not None else sys.argv[1:])
     commands = {'summary': summary, 'report': report, 'runs': runs, 'serving': serving, 'rollback': rollback,
-                'kubeflow-schedule': kubeflow_schedule, 'predict': predict}
+                'kubeflow-schedule': kubeflow_schedule, 'compile': compile_kubeflow, 'predict': predict}
     return commands[args.command](args)
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)

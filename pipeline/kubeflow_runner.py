@@ -31,6 +31,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
+import yaml
 from croniter import croniter
 from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
@@ -87,23 +88,38 @@ def kfp_cron(cron: str) -> str:
   return ' '.join(['0', *fields])
 
 
-def compile_pipeline(task: TaskSpec, output_dir: str, pipeline_root: str, data_root: str, serving_root: str,
-                     image: str, beam_pipeline_args: Sequence[str] = ()) -> str:
-  """Compiles the task's pipeline for KFP v2 into `<output_dir>/tfx-lstm-<task>.json`; returns that path.
+DEFAULT_IMAGE = 'tfx-lstm:latest'  # what `docker build -t tfx-lstm .` tags (Dockerfile)
+OUTPUT_SUFFIXES = ('.yaml', '.yml', '.json')
+
+
+def compile_pipeline(task: TaskSpec, output_path: str, pipeline_root: str, data_root: str, serving_root: str,
+                     image: str = DEFAULT_IMAGE, beam_pipeline_args: Sequence[str] = (),
+                     schema_file: Optional[str] = None, warm_start: bool = True, keep_versions: int = 5,
+                     enable_cache: bool = True) -> str:
+  """Compiles the task's pipeline (the Kubeflow profile) for KFP v2 into `output_path`; returns it.
+
+  A `.yaml` path gets the KFP pipeline spec (schema 2.1) that the KFP UI, `kfp` client and Vertex AI take; a
+  `.json` path gets the PipelineJob form (spec plus runtime config with the pipeline root) that
+  `google.cloud.aiplatform.PipelineJob(template_path=...)` takes.
 
   Args:
     task: the task spec.
-    output_dir: where the compiled JSON is written (local or a TFX filesystem path such as gs://).
-    pipeline_root: component outputs, on storage every step can reach (gs://, s3://, minio).
+    output_path: the file to write (local or a TFX filesystem path such as gs://).
+    pipeline_root: component outputs, on storage every step can reach (gs://, s3://, a shared volume).
     data_root: the input files, read by ExampleGen inside the cluster.
-    serving_root: blessed models are pushed to `<serving_root>/<version>/`.
-    image: container image with TFX 1.16 and this project installed.
-    beam_pipeline_args: for the Beam-based steps. Name a dependency flag (`--sdk_container_image=<image>`, say)
-      with any non-empty list: otherwise TFX builds an sdist of itself in each Beam step, for remote workers.
+    serving_root: blessed models are pushed to `<serving_root>/<version>/`; the Kubeflow profile also reads the
+      served model from there (components/served_model.py).
+    image: container image with this project installed (Dockerfile); every step runs in it.
+    beam_pipeline_args: for the Beam-based steps (e.g. Dataflow's flags).
+    schema_file: a curated schema.pbtxt at a URI the steps can read; None: each run's inferred schema.
+    warm_start, keep_versions, enable_cache: as in `create_pipeline`.
 
   Raises:
     KubeflowIncompatibleError: listing what in the pipeline KFP v2 cannot compile or run.
   """
+  if not output_path.endswith(OUTPUT_SUFFIXES):
+    raise ValueError(f'{output_path}: the output must end in .yaml (KFP pipeline spec) or .json (Vertex '
+                     'PipelineJob)')
   name = pipeline_name(task)
   if not _KFP_NAME.fullmatch(name):
     raise ValueError(f'pipeline name {name!r}: Kubeflow takes lowercase letters, digits and "-" only')
@@ -115,25 +131,37 @@ def compile_pipeline(task: TaskSpec, output_dir: str, pipeline_root: str, data_r
       serving_root=serving_root,
       metadata_connection_config=None,  # the orchestrator's ML Metadata
       beam_pipeline_args=list(beam_pipeline_args),
+      enable_cache=enable_cache,
+      schema_file=schema_file,
+      warm_start=warm_start,
+      keep_versions=keep_versions,
+      profile='kubeflow',
   )
-  return compile_tfx_pipeline(pipeline, output_dir, image)
+  return compile_tfx_pipeline(pipeline, output_path, image)
 
 
-def compile_tfx_pipeline(pipeline: tfx.dsl.Pipeline, output_dir: str, image: str) -> str:
-  """Compiles a TFX pipeline with KubeflowV2DagRunner into `<output_dir>/<pipeline name>.json`; returns the path.
-  Nothing else is written: no module file is packaged (code is referenced by dotted path)."""
+def compile_tfx_pipeline(pipeline: tfx.dsl.Pipeline, output_path: str, image: str) -> str:
+  """Compiles a TFX pipeline with KubeflowV2DagRunner (pipeline spec schema 2.1) into `output_path` (.yaml or
+  .json, see `compile_pipeline`); returns the path. Nothing else is written: no module file is packaged, code is
+  referenced by dotted path and imported from the image."""
   blockers = kubeflow_blockers(pipeline)
   if blockers:
     raise KubeflowIncompatibleError(
         f'pipeline {pipeline.pipeline_info.pipeline_name!r} cannot run on Kubeflow Pipelines v2:\n  - '
         + '\n  - '.join(blockers))
   runner_lib = _kubeflow_v2_runner()
-  filename = f'{pipeline.pipeline_info.pipeline_name}.json'
   runner = runner_lib.KubeflowV2DagRunner(
-      config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image),
-      output_dir=output_dir, output_filename=filename)
+      config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True),
+      output_dir=os.path.dirname(output_path) or '.', output_filename=os.path.basename(output_path))
   runner.run(pipeline, write_out=True)
-  return os.path.join(output_dir, filename)
+  return output_path
+
+
+def read_compiled(path: str) -> Dict[str, Any]:
+  """A compiled pipeline file as a dict: the PipelineJob (.json) or the pipeline spec (.yaml)."""
+  with fileio.open(path, 'r') as f:
+    text = f.read()
+  return yaml.safe_load(text) if path.endswith(('.yaml', '.yml')) else json.loads(text)
 
 
 def kubeflow_blockers(pipeline: tfx.dsl.Pipeline) -> List[str]:
@@ -196,9 +224,8 @@ def recurring_run_body(pipeline_spec: Dict[str, Any], cron: str, display_name: s
 def write_recurring_run(pipeline_json_path: str, cron: str, output_path: Optional[str] = None) -> str:
   """Writes the recurring-run definition for a compiled pipeline (`compile_pipeline`'s JSON) to `output_path`,
   by default `<pipeline_name>-recurring-run.json` beside it; returns the path written."""
-  with fileio.open(pipeline_json_path, 'r') as f:
-    compiled = json.load(f)
-  # KubeflowV2DagRunner writes a PipelineJob: the spec plus the runtime config that holds the pipeline root.
+  compiled = read_compiled(pipeline_json_path)
+  # The .json form is a PipelineJob: the spec plus the runtime config that holds the pipeline root.
   spec = compiled.get('pipelineSpec', compiled)
   name = spec['pipelineInfo']['name']
   body = recurring_run_body(

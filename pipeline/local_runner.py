@@ -89,8 +89,9 @@ def beam_args(user_args: Sequence[str], paths: RunPaths) -> List[str]:
 
 def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_beam_args: Sequence[str] = (),
                          enable_cache: bool = True, schema_file: Optional[str] = None, warm_start: bool = True,
-                         keep_versions: int = 5):
-  """The task's pipeline with local paths: SQLite metadata under the root, Beam on the DirectRunner."""
+                         keep_versions: int = 5, profile: str = 'local'):
+  """The task's pipeline with local paths: SQLite metadata under the root, Beam on the DirectRunner (or the runner
+  the Beam args name). `profile` 'kubeflow' builds what `tfx-lstm compile` compiles, to try it here."""
   return create_pipeline(
       task=task,
       pipeline_name=pipeline_name(task),
@@ -103,6 +104,7 @@ def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_b
       schema_file=schema_file,
       warm_start=warm_start,
       keep_versions=keep_versions,
+      profile=profile,
   )
 
 

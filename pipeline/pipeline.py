@@ -1,6 +1,6 @@
 """The one pipeline factory. Every path and switch is an argument; it reads no flags or environment."""
 import os
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -15,12 +15,22 @@ from components.baseline_resolver import WarmStartModelStrategy
 from components.data_check import DataCheck
 from components.eval_predictions import EvalPredictions
 from components.forecast_test_score import ForecastTestScore
+from components.served_model import BaselineAwareEvaluator
+from components.served_model import LatestServedModel
 from components.serving_smoke_test import ServingSmokeTest
 from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
 from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import module_fingerprint
 from pipeline.tasks import TaskSpec
+
+# Where a pipeline runs decides how it finds earlier models (docs/design.md §12):
+#   'local'    LocalDagRunner and Airflow: Resolver nodes read ML Metadata lineage (baseline, warm start, the data
+#              check's references, the fixed schema).
+#   'kubeflow' KFP v2 and Vertex AI, which cannot run our resolvers: LatestServedModel reads the served version
+#              from the serving directory (baseline and warm start); the data check has no references.
+Profile = Literal['local', 'kubeflow']
+PROFILES = ('local', 'kubeflow')
 
 
 def create_pipeline(
@@ -35,6 +45,7 @@ def create_pipeline(
     schema_file: Optional[str] = None,
     warm_start: bool = True,
     keep_versions: int = 5,
+    profile: Profile = 'local',
 ) -> tfx.dsl.Pipeline:
   """Builds ExampleGen -> statistics/schema/validation -> data check -> [windowing] -> Transform -> Trainer
   -> Evaluator -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for
@@ -54,7 +65,10 @@ def create_pipeline(
     warm_start: the Trainer starts from the latest blessed model's weights (new data only; see
       components/baseline_resolver.py).
     keep_versions: pushed versions kept under `serving_root` (the newest is never removed).
+    profile: 'local' (also Airflow) or 'kubeflow' (KFP v2, Vertex AI): see `Profile`.
   """
+  if profile not in PROFILES:
+    raise ValueError(f'profile must be one of {PROFILES}, got {profile!r}')
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in task.input_splits])
   output_config = None
@@ -80,33 +94,39 @@ def create_pipeline(
         exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [])
   every_model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
   every_blessing = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
-  # Every statistics and schema artifact of the pipeline (the strategy keeps StatisticsGen's and SchemaGen's).
-  # One channel object per input: the compiler keys inputs by channel, and a channel naming a producer would
-  # mean this run's output only.
-  every_statistics = lambda: tfx.dsl.Channel(  # pylint: disable=unnecessary-lambda-assignment
-      type=tfx.types.standard_artifacts.ExampleStatistics)
-  references = tfx.dsl.Resolver(
-      strategy_class=DataReferencesStrategy,
-      config={'fix_schema': not schema_file, 'statistics_node': statistics_gen.id, 'schema_node': schema_gen.id},
-      statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema'],
-      previous_statistics=every_statistics(),
-      served_statistics=every_statistics(),
-      fixed_schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
-      model_blessing=every_blessing,
-  ).with_id('data_references')
-  fixed_schema = references.outputs['fixed_schema']
+  references, previous_statistics, served_statistics = None, None, None
+  fixed_schema = schema_gen.outputs['schema']
+  if profile == 'local':
+    # Every statistics and schema artifact of the pipeline (the strategy keeps StatisticsGen's and SchemaGen's).
+    # One channel object per input: the compiler keys inputs by channel, and a channel naming a producer would
+    # mean this run's output only.
+    every_statistics = lambda: tfx.dsl.Channel(  # pylint: disable=unnecessary-lambda-assignment
+        type=tfx.types.standard_artifacts.ExampleStatistics)
+    references = tfx.dsl.Resolver(
+        strategy_class=DataReferencesStrategy,
+        config={'fix_schema': not schema_file, 'statistics_node': statistics_gen.id, 'schema_node': schema_gen.id},
+        statistics=statistics_gen.outputs['statistics'],
+        schema=schema_gen.outputs['schema'],
+        previous_statistics=every_statistics(),
+        served_statistics=every_statistics(),
+        fixed_schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
+        model_blessing=every_blessing,
+    ).with_id('data_references')
+    fixed_schema = references.outputs['fixed_schema']
+    previous_statistics = references.outputs['previous_statistics']
+    served_statistics = references.outputs['served_statistics']
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=fixed_schema)
   data_check = DataCheck(
       examples=example_gen.outputs['examples'], statistics=statistics_gen.outputs['statistics'], schema=fixed_schema,
       anomalies=example_validator.outputs['anomalies'],
-      previous_statistics=references.outputs['previous_statistics'],
-      served_statistics=references.outputs['served_statistics'],
+      previous_statistics=previous_statistics,
+      served_statistics=served_statistics,
       max_categorical_linf=task.data_gate.max_categorical_drift,
       max_numeric_jsd=task.data_gate.max_numeric_drift,
       code=module_fingerprint('components.data_check'))
-  components = [example_gen, statistics_gen, schema_gen, references, example_validator, data_check]
+  components = [example_gen, statistics_gen, schema_gen, *([references] if references else []), example_validator,
+                data_check]
 
   examples, schema = example_gen.outputs['examples'], fixed_schema
   if task.window_config is not None:
@@ -125,8 +145,16 @@ def create_pipeline(
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)))
   transform.add_upstream_node(data_check)
   components.append(transform)
+  served_model = None
+  if profile == 'kubeflow':
+    served_model = LatestServedModel(examples=example_gen.outputs['examples'], serving_root=serving_root,
+                                     code=module_fingerprint('components.served_model'))
+    served_model.add_upstream_node(data_check)  # nothing is fetched for data that failed its check
+    components.append(served_model)
   base_model = None
-  if warm_start:
+  if warm_start and served_model:
+    base_model = served_model.outputs['model']
+  elif warm_start:
     warm_start_model = tfx.dsl.Resolver(
         strategy_class=WarmStartModelStrategy,
         model=every_model,
@@ -142,18 +170,25 @@ def create_pipeline(
       schema=schema,
       base_model=base_model,
       custom_config=task.trainer_config)
-  baseline = tfx.dsl.Resolver(
-      strategy_class=LatestBlessedOtherModelStrategy,
-      model=every_model,
-      model_blessing=every_blessing,
-      candidate=trainer.outputs['model'],
-  ).with_id('latest_blessed_baseline')
-  evaluator = tfx.components.Evaluator(
-      examples=examples,
-      schema=schema,
-      model=trainer.outputs['model'],
-      baseline_model=baseline.outputs['model'],
-      eval_config=task.eval_config)
+  components.append(trainer)
+  if served_model:
+    evaluator = BaselineAwareEvaluator(
+        examples=examples, schema=schema, model=trainer.outputs['model'],
+        baseline_model=served_model.outputs['model'], eval_config=task.eval_config).with_id('Evaluator')
+  else:
+    baseline = tfx.dsl.Resolver(
+        strategy_class=LatestBlessedOtherModelStrategy,
+        model=every_model,
+        model_blessing=every_blessing,
+        candidate=trainer.outputs['model'],
+    ).with_id('latest_blessed_baseline')
+    evaluator = tfx.components.Evaluator(
+        examples=examples,
+        schema=schema,
+        model=trainer.outputs['model'],
+        baseline_model=baseline.outputs['model'],
+        eval_config=task.eval_config)
+    components.append(baseline)
   smoke_test = ServingSmokeTest(model=trainer.outputs['model'], examples=examples,
                                 code=module_fingerprint('components.serving_smoke_test'))
   smoke_test.add_upstream_node(evaluator)  # run it on models that got that far, in pipeline order
@@ -165,7 +200,7 @@ def create_pipeline(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_root)),
       custom_config={CODE_KEY: module_fingerprint('components.atomic_pusher'), 'keep_versions': keep_versions},
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
-  components += [trainer, baseline, evaluator, smoke_test, pusher]
+  components += [evaluator, smoke_test, pusher]
   if task.score_test_split:
     test_score = ForecastTestScore(model=trainer.outputs['model'], examples=examples,
                                    code=module_fingerprint('components.forecast_test_score'))

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional
 
 import jinja2
 
+import components
+
 from components.eval_predictions import read_predictions
 from components.forecast_test_score import read_score
 from components.windowing import read_report
@@ -178,14 +180,14 @@ def build_context(record: RunRecord) -> Dict[str, object]:
   summaries = data_views.feature_summaries(statistics.uri) if statistics is not None else {}
   anomalies_artifact = record.node_output('ExampleValidator', 'anomalies')
   anomalies = data_views.anomalies(anomalies_artifact.uri) if anomalies_artifact is not None else []
-  windows_artifact = record.output('TfxLstmWindowReport')
+  windows_artifact = record.output(components.WINDOW_REPORT)
   evaluation_artifact = record.node_output('Evaluator', 'evaluation')
   evaluation = (evaluation_records.load_evaluation(evaluation_artifact.uri)
                 if evaluation_artifact is not None else None)
   blessing = record.node_output('Evaluator', 'blessing')
   blessed = run_record.artifact_property(blessing, 'blessed')
-  score = record.output('TfxLstmTestScore')
-  predictions_artifact = record.output('TfxLstmPredictions')
+  score = record.output(components.TEST_SCORE)
+  predictions_artifact = record.output(components.PREDICTIONS)
   predictions = read_predictions(predictions_artifact.uri) if predictions_artifact is not None else None
   trainer_config = _json_property(record, 'Trainer', 'custom_config')
   status = run_status(record)
@@ -300,7 +302,7 @@ def build_comparison(first: RunRecord, second: RunRecord) -> Dict[str, object]:
   for record in (first, second):
     statistics = record.node_output('StatisticsGen', 'statistics')
     evaluation_artifact = record.node_output('Evaluator', 'evaluation')
-    windows = record.output('TfxLstmWindowReport')
+    windows = record.output(components.WINDOW_REPORT)
     row = run_row(record)
     inputs = _input_rows(record, {})
     data = {'input directory': inputs['directory'], 'input files': '; '.join(inputs['files'])}

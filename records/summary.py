@@ -3,6 +3,7 @@ baselines, blessing, push, the held-out test score and where the TensorBoard log
 import math
 from typing import Dict, List, Optional, Tuple
 
+import components
 from components.forecast_test_score import read_score
 from components.windowing import read_report
 from records import data_views
@@ -87,7 +88,7 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   if warm is not None:
     print(f'  warm start  {training_history.warm_start_in_words(warm)}')
 
-  report_artifact = run.output('TfxLstmWindowReport')
+  report_artifact = run.output(components.WINDOW_REPORT)
   if report_artifact is not None:
     report = read_report(report_artifact.uri)
     windows = report['windows']
@@ -114,7 +115,7 @@ def print_summary(task_name: str, run: RunRecord) -> None:
     against = f'against blessed model {baseline}' if baseline else 'no earlier blessed model to compare with'
     print(f"  blessed     {'yes' if ok else 'NO'} ({against})" + ('' if ok else ': ' + '; '.join(failures)))
 
-  score = run.output('TfxLstmTestScore')
+  score = run.output(components.TEST_SCORE)
   if score is not None:
     test = read_score(score.uri)
     print(f"  test        MAE {_fmt(test['mae'])}  RMSE {_fmt(test['rmse'])}  (persistence MAE "

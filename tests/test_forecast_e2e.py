@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli
 from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma, report_values
+import components
 from records import run_record
 
 pytestmark = pytest.mark.e2e
@@ -138,7 +139,7 @@ def test_predict_command_forecasts_after_the_last_window(first_run, root, tmp_pa
 def test_test_split_is_scored_after_the_push_with_the_model_and_persistence(first_run, root):
   run = read_run_of(root, first_run)
   assert run.execution_states['ForecastTestScore'] == ['COMPLETE']
-  with open(os.path.join(run.output('TfxLstmTestScore').uri, 'test_score.json')) as f:
+  with open(os.path.join(run.output(components.TEST_SCORE).uri, 'test_score.json')) as f:
     score = json.load(f)
   windows = _eval_windows(run, 'test')
   model = tf.saved_model.load(_versions(root)[0])
@@ -306,7 +307,7 @@ def test_every_run_wrote_a_report_with_tfmas_numbers_and_its_blessing(first_run,
     pushed = run.output('PushedModel')
     if run_record.artifact_property(pushed, 'pushed'):
       assert run_record.artifact_property(pushed, 'pushed_destination') in page
-    score = json.load(open(os.path.join(run.output('TfxLstmTestScore').uri, 'test_score.json')))
+    score = json.load(open(os.path.join(run.output(components.TEST_SCORE).uri, 'test_score.json')))
     test_table = page[page.index('<table id="test-score">'):]
     test_table = test_table[:test_table.index('</table>')]
     assert f"{score['mae']:.4g}" in test_table and f"<td class=\"num\">{score['windows']:,}</td>" in test_table

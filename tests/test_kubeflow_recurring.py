@@ -26,14 +26,14 @@ def sentiment_task():
 @pytest.fixture(scope='module')
 def compiled(tmp_path_factory):
   """One compile shared by the module: a real KubeflowV2DagRunner compile of a small TFX pipeline, through the
-  runner's own path (while the task pipelines hold nodes KFP v2 refuses; see the tests below)."""
+  runner's own path."""
   out = tmp_path_factory.mktemp('kfp')
   root = str(out / 'root')  # a gs:// root would do as well: compiling never touches it
   example_gen = tfx.components.CsvExampleGen(input_base=SST2)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   pipeline = tfx.dsl.Pipeline(pipeline_name='tfx-lstm-sentiment', pipeline_root=root,
                               components=[example_gen, statistics_gen])
-  path = kubeflow_runner.compile_tfx_pipeline(pipeline, str(out / 'build'), IMAGE)
+  path = kubeflow_runner.compile_tfx_pipeline(pipeline, str(out / 'build' / 'tfx-lstm-sentiment.json'), IMAGE)
   return {'path': path, 'root': root, 'out': out}
 
 
@@ -133,30 +133,27 @@ def test_kfp_cron_errors_name_the_expression(cron, message):
   assert repr(cron) in str(e.value) and message in str(e.value)
 
 
-def test_sentiment_pipeline_blockers_are_named_before_compiling(sentiment_task, tmp_path):
-  """The task pipeline holds resolvers (which KFP v2's open-source backend refuses) and project artifact types
-  whose names KubeflowV2DagRunner refuses: compile_pipeline names each of them and writes nothing."""
+def test_local_profile_blockers_are_named_before_compiling(sentiment_task, tmp_path):
+  """The local profile's pipeline holds resolvers, which KFP v2's open-source backend refuses: compiling it names
+  each of them and writes nothing (the Kubeflow profile has none: tests/test_kubeflow_compile.py)."""
   from tfx.dsl.components.common import resolver  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   pipeline = create_pipeline(sentiment_task, 'tfx-lstm-sentiment', 'gs://b/root', SST2, 'gs://b/serving')
   blockers = kubeflow_runner.kubeflow_blockers(pipeline)
   resolver_ids = [n.id for n in pipeline.components if isinstance(n, resolver.Resolver)]
+  assert resolver_ids == ['data_references', 'warm_start_model', 'latest_blessed_baseline']
+  assert len(blockers) == len(resolver_ids)
   for node_id in resolver_ids:
     assert any(repr(node_id) in b for b in blockers), (node_id, blockers)
-  if not blockers:
-    pytest.skip('the sentiment pipeline now compiles for KFP v2: see the strict xfail below')
   with pytest.raises(kubeflow_runner.KubeflowIncompatibleError) as e:
-    kubeflow_runner.compile_pipeline(sentiment_task, str(tmp_path / 'build'), 'gs://b/root', SST2,
-                                      'gs://b/serving', IMAGE)
+    kubeflow_runner.compile_tfx_pipeline(pipeline, str(tmp_path / 'build' / 'p.json'), IMAGE)
   assert all(b in str(e.value) for b in blockers)
   assert not os.path.exists(tmp_path / 'build')
 
 
-@pytest.mark.xfail(raises=kubeflow_runner.KubeflowIncompatibleError, strict=True,
-                   reason='resolver nodes and artifact type names in the task pipeline (see kubeflow_runner)')
-def test_sentiment_pipeline_compiles_for_kfp(sentiment_task, tmp_path):
-  path = kubeflow_runner.compile_pipeline(sentiment_task, str(tmp_path), 'gs://b/root', SST2, 'gs://b/serving',
-                                          IMAGE)
+def test_sentiment_pipeline_compiles_and_schedules(sentiment_task, tmp_path):
+  path = kubeflow_runner.compile_pipeline(sentiment_task, str(tmp_path / 'sentiment.json'), 'gs://b/root', SST2,
+                                          'gs://b/serving', IMAGE)
   with open(path) as f:
     assert json.load(f)['pipelineSpec']['pipelineInfo']['name'] == 'tfx-lstm-sentiment'
   with open(kubeflow_runner.write_recurring_run(path, '0 3 * * *')) as f:

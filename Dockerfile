@@ -1,0 +1,36 @@
+# The tfx-lstm image: every step of the Kubeflow / Vertex AI pipeline runs in it (`tfx-lstm compile --image`).
+#   docker build -t tfx-lstm .            then push it to a registry the cluster pulls from
+# Same stack as `make`: Python 3.10 (.python-version; TFX 1.16 has no ml-metadata/TFDV wheels for 3.11+), the same
+# pip and setuptools, and every version pinned by constraints.txt. tests/test_kubeflow_compile.py checks that this
+# file keeps agreeing with the project.
+FROM python:3.10.13-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    TF_USE_LEGACY_KERAS=1
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: a code change does not reinstall 3 GB of TFX.
+COPY pyproject.toml constraints.txt README.md ./
+RUN python -m pip install "pip==24.2" "setuptools==75.1.0" wheel \
+ && mkdir -p pipeline components preprocessing trainer records/templates predict \
+ && python -m pip install -c constraints.txt .
+
+# The project itself, editable so that the bundled samples stay at /app/data (the default --data of
+# `tfx-lstm compile`) and `tfx-lstm run` works inside the container as it does in a checkout.
+COPY pipeline/ pipeline/
+COPY components/ components/
+COPY preprocessing/ preprocessing/
+COPY trainer/ trainer/
+COPY records/ records/
+COPY predict/ predict/
+COPY data/ data/
+RUN python -m pip install --no-deps -c constraints.txt -e . \
+ && python -c "import components, pipeline.pipeline, trainer.common"
+
+# Kubeflow steps override this with TFX's launcher (python -m tfx.orchestration.kubeflow.v2.container...);
+# `docker run IMAGE run forecast` runs the CLI.
+ENTRYPOINT ["tfx-lstm"]
+CMD ["--help"]
