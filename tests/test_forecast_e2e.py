@@ -155,6 +155,13 @@ def test_test_split_is_scored_after_the_push_with_the_model_and_persistence(firs
   assert f"on {len(windows):,} windows, scored after the push decision" in first_run.stdout
 
 
+def test_two_workers_train_one_model_that_serves_like_the_run(first_run, root, tmp_path):
+  """MultiWorkerMirroredStrategy from TF_CONFIG: two local worker processes retrain this run's model from its
+  Transform outputs (tests/test_multiworker.py has the check and the worker program)."""
+  from test_multiworker import check_two_workers_against_the_run  # pylint: disable=g-import-not-at-top
+  check_two_workers_against_the_run(read_run_of(root, first_run), tmp_path)
+
+
 def test_unchanged_rerun_is_served_from_cache(first_run, root, data_dir):
   result = run_cli('run', 'forecast', '--data', data_dir, '--root', root, '--min-skill', '-1', *FAST)
   assert result.returncode == 0, result.stderr

@@ -3,12 +3,16 @@
 docs/design.md §7: every trainer module imports Keras from here (`from trainer.common import keras`), which is
 tf_keras, never Keras 3.
 """
+import copy
 import dataclasses
+import functools
 import io
 import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
@@ -24,12 +28,53 @@ import tensorflow_transform as tft
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
 
 
+# Multi-worker training (issue 11). The launcher of a training cluster (Vertex AI, a Kubeflow TFJob, ...) gives every
+# process the same TF_CONFIG: the cluster ({'chief': [...], 'worker': [...]}, host:port lists) and this process'
+# task ({'type': 'worker', 'index': 1}). Chief and worker tasks train; other task types (ps, evaluator) do not.
+TF_CONFIG = 'TF_CONFIG'
+TRAINING_TASK_TYPES = ('chief', 'worker')
+
+
+def _tf_config() -> Dict[str, Any]:
+  return json.loads(os.environ.get(TF_CONFIG) or '{}')
+
+
+def cluster_workers() -> int:
+  """How many processes train together: the chief and worker tasks TF_CONFIG names (1 without TF_CONFIG)."""
+  cluster = _tf_config().get('cluster') or {}
+  return max(1, sum(len(cluster.get(task_type) or []) for task_type in TRAINING_TASK_TYPES))
+
+
+def is_chief() -> bool:
+  """Whether this process writes the Trainer's outputs: always on one machine; in a cluster the 'chief' task or,
+  without one, worker 0 (tf.distribute's own rule, multi_worker_util.is_chief)."""
+  if cluster_workers() <= 1:
+    return True
+  config = _tf_config()
+  task = config.get('task') or {}
+  task_type, index = task.get('type'), int(task.get('index', 0))
+  if task_type not in TRAINING_TASK_TYPES:
+    raise ValueError(f'{TF_CONFIG} task type {task_type!r}: the Trainer runs as a chief or worker task only')
+  return task_type == 'chief' or (task_type == 'worker' and index == 0 and not config['cluster'].get('chief'))
+
+
 def make_strategy(replicas: int) -> tf.distribute.Strategy:
-  """MirroredStrategy over all local GPUs or, without GPUs, over `replicas` logical CPU devices.
+  """MultiWorkerMirroredStrategy when TF_CONFIG names more than one worker; otherwise MirroredStrategy over all
+  local GPUs or, without GPUs, over `replicas` logical CPU devices.
 
   The logical CPU split must exist before TensorFlow initialises; `split_cpu` does it and the runner
   calls it at start-up.
   """
+  if cluster_workers() > 1:
+    # Every worker replicates the model on its local GPUs, or on one CPU device without GPUs (so `replicas`, a
+    # split of one machine's CPU, does not apply); gradients are all-reduced across workers every step. It must be
+    # created before TensorFlow's eager context initialises (collective ops are configured at start-up):
+    # TrainingSetup creates it before any op runs.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    absl_logging.info('MultiWorkerMirroredStrategy: %s %d of a cluster of %d workers, %d replica(s) in all',
+                      strategy.cluster_resolver.task_type, strategy.cluster_resolver.task_id, cluster_workers(),
+                      strategy.num_replicas_in_sync)
+    return strategy
   gpus = tf.config.list_logical_devices('GPU')
   if gpus:
     return tf.distribute.MirroredStrategy([d.name for d in gpus])
@@ -39,6 +84,36 @@ def make_strategy(replicas: int) -> tf.distribute.Strategy:
         f'{replicas} replicas asked but TensorFlow has {len(cpus)} logical CPU device(s): the CPU must be split '
         'before TensorFlow initialises (tfx-lstm run --replicas N does this at start-up).')
   return tf.distribute.MirroredStrategy([d.name for d in cpus[:replicas]])
+
+
+def chief_writes_outputs(run_fn: Callable[[Any], None]) -> Callable[[Any], None]:
+  """Decorates a run_fn so that in a multi-worker cluster only the chief writes the Trainer's outputs.
+
+  Every worker must still run the same code after training, saves included: saving distributed variables runs
+  collective ops that need every worker (a worker that skipped them would leave the chief waiting), and all
+  workers hold the same weights. So a non-chief runs the run_fn with `serving_model_dir` and `model_run_dir` (and
+  with them the warm-start state, the TensorBoard logs and the warm-start record) moved into a local temporary
+  directory, deleted when the run_fn returns or fails. A local directory rather than one beside the artifact:
+  nothing of a non-chief ever appears in the chief's outputs, even briefly. On one machine: the run_fn unchanged.
+  """
+  @functools.wraps(run_fn)
+  def wrapped(fn_args) -> None:
+    if is_chief():
+      return run_fn(fn_args)
+    task = _tf_config()['task']
+    scratch = tempfile.mkdtemp(prefix=f'tfx_lstm_{task["type"]}_{task.get("index", 0)}_')
+    try:
+      worker_args = copy.copy(fn_args)
+      # The artifact layout: <model>/Format-Serving beside <model>/warm_start; the ModelRun folder exists.
+      worker_args.serving_model_dir = os.path.join(scratch, 'model', 'Format-Serving')
+      worker_args.model_run_dir = os.path.join(scratch, 'model_run')
+      os.makedirs(worker_args.model_run_dir)
+      absl_logging.info('not the chief: writing the model and logs to %s, deleted afterwards', scratch)
+      return run_fn(worker_args)
+    finally:
+      shutil.rmtree(scratch, ignore_errors=True)
+
+  return wrapped
 
 
 def split_cpu(replicas: int) -> None:
@@ -79,6 +154,11 @@ def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, la
              .apply(tf.data.experimental.assert_cardinality(batches))
              .map(lambda f: (f, f.pop(label_key))))
   options = tf.data.Options()
+  # Across workers (MultiWorkerMirroredStrategy), shard by DATA: every worker reads all files and keeps its part of
+  # each global batch (disjoint parts: every worker shuffles with the same seed). Not FILE (AUTO's first choice):
+  # Transform writes few files, often one per split, and file sharding needs at least one file per worker. The
+  # data is small and cached, so reading it all on every worker costs little.
+  # On one machine MirroredStrategy does not shard (one input pipeline feeds its replicas): no effect there.
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
@@ -183,7 +263,10 @@ class TrainingSetup:
     self.hparams: H = from_config(hyperparameters_class, self.config['hyperparameters'])
     keras.utils.set_random_seed(self.hparams.seed)
     self.tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    # Before the first op runs (the datasets' count below): MultiWorkerMirroredStrategy configures collective ops,
+    # which TensorFlow allows only before its eager context initialises.
     self.strategy = make_strategy(self.hparams.replicas)
+    # The global batch: `batch_size` per replica, over every replica of every worker.
     self.batch_size = self.hparams.batch_size * self.strategy.num_replicas_in_sync
     self.train = make_dataset(fn_args.train_files, self.tft_output, label_key, self.batch_size, shuffle=True)
     self.evaluation = make_dataset(fn_args.eval_files, self.tft_output, label_key, self.batch_size, shuffle=False)

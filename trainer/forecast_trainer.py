@@ -77,7 +77,8 @@ def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, c
   }
 
 
-# TFX Trainer will call this function.
+# TFX Trainer will call this function (on every worker of a multi-worker cluster; only the chief writes).
+@common.chief_writes_outputs
 def run_fn(fn_args: FnArgs) -> None:
   """Trains the forecaster on the transformed train windows and exports it with serving signatures.
 

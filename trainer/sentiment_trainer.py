@@ -87,7 +87,8 @@ def _serving_signatures(model: keras.Model, tft_output: tft.TFTransformOutput, c
   }
 
 
-# TFX Trainer will call this function.
+# TFX Trainer will call this function (on every worker of a multi-worker cluster; only the chief writes).
+@common.chief_writes_outputs
 def run_fn(fn_args: FnArgs) -> None:
   """Trains the Bi-LSTM on the transformed train split, early-stopping on the eval split, and exports it.
 

@@ -208,7 +208,8 @@ def vocabulary_sizes(tft_output: tft.TFTransformOutput, num_oov_buckets: int) ->
           for name in (SOURCE_VOCABULARY, TARGET_VOCABULARY)]
 
 
-# TFX Trainer will call this function.
+# TFX Trainer will call this function (on every worker of a multi-worker cluster; only the chief writes).
+@common.chief_writes_outputs
 def run_fn(fn_args: FnArgs) -> None:
   """Trains the encoder-decoder with teacher forcing and exports it with in-graph greedy decoding.
 
