@@ -1,18 +1,55 @@
-"""A Pusher executor that never leaves a half-written model version behind, and keeps only the newest versions.
+"""A Pusher executor that never leaves a half-written model version where a reader takes it for a whole one, and
+keeps only the newest versions.
 
 TFX's filesystem Pusher copies the SavedModel straight into `<base>/<version>/`, so a crash or a full disk
-mid-copy leaves a partial version that a model server would pick up. This executor copies into a hidden
-staging directory beside it and renames it into place, which is atomic on one filesystem.
+mid-copy leaves a partial version that a model server would pick up. Every path here goes through TFX's `fileio`
+(which is `tf.io.gfile` for every scheme: local paths, `gs://`, `s3://`, `hdfs://`, `ram://`), so the serving root
+and the model may be on a shared filesystem; what is atomic depends on where the serving root is:
 
-After a push it removes the oldest version directories so that at most `keep_versions` remain (the Pusher's
-custom_config, default 5). `copy_version` and `prune_versions` are shared with `records/serving_history.rollback`,
-which re-publishes an earlier version the same way.
+- **Local disk** (a path without a scheme, or `file://`): the model is copied into a hidden staging directory
+  beside the versions (`.staging-*`) and renamed to `<base>/<version>/`. `rename(2)` within one filesystem is
+  atomic: a reader (TF Serving, `tfx-lstm serving`/`predict`, pruning, rollback) sees either no version directory
+  or the whole one. Pruning renames a version out of the numeric namespace (`.removing-*`) before deleting it, so a
+  half-deleted version is never visible either. (An NFS mount counts as local: its rename is atomic on the server.)
+- **Object stores and other remote filesystems** (`gs://`, `s3://`, ...; `ram://` in the tests): there is no
+  directory rename. `tf.io.gfile.rename` of a `gs://` directory copies and deletes each object in turn (not
+  atomic, and twice the traffic), and on `ram://` it renames only the directory entry and leaves the files behind.
+  So the model is copied object by object straight into `<base>/<version>/`, with `saved_model.pb` copied after
+  every other file, and a completion marker `<base>/<version>/PUSH_COMPLETE` written last. What *is* atomic there
+  is one object: a `gs://` object (the marker) becomes visible whole, only once its upload finished, and listing is
+  strongly consistent. The marker is the commit point: `version_directories` (which `tfx-lstm serving`, rollback,
+  pruning, version numbering's "newest" and the Kubeflow profile's `LatestServedModel` read) lists a remote
+  version only once its marker exists, and pruning deletes the marker first, then the files. A crashed push leaves
+  a numeric directory without a marker: readers ignore it, and later pushes number above it (it is never reused
+  and never pruned, since it might be another pusher's copy in flight; delete it by hand).
+
+What a TF Serving reader could observe on `gs://`: TF Serving knows nothing of the marker; it polls the base
+directory and loads the highest numeric version. A poll that lands during the copy sees the new version's prefix
+before `saved_model.pb` exists, so its load of that version fails ("no SavedModel bundle") and is retried after
+`--load_retry_interval_micros` (up to `--max_num_load_retries`), while the previous version keeps serving (the
+default availability-preserving policy unloads it only once the new one is ready). Since `saved_model.pb` is
+copied last, a load that does find it finds every variable and asset beside it: TF Serving never loads a
+half-copied model, but it can log failed loads and, with retries exhausted, stay on the old version. To avoid
+that entirely, do not let TF Serving discover versions on an object store by listing: give it a model config file
+with a `specific` version policy that you rewrite (one object, so atomic) once the marker exists, or have it
+serve from local disk that a sync job fills from `gs://` into a staging directory and renames (atomic locally).
+Renaming a staging *root* on `gs://` does not help: that rename is again a copy.
+
+Version numbers are the unix time, raised above every numeric directory present (complete or not). Locally a
+rename onto an existing version fails, so concurrent pushers (or a rollback) cannot take the same number. On an
+object store there is no create-if-absent through `tf.io.gfile`: two pushers that pick the same number at the
+same moment would mix their files. Runs of one task on one root are serialised by the run lock
+(`<root>/locks/<task>.lock`, one machine); do not push one task from two machines at once.
+
+After a push the executor removes the oldest complete versions so that at most `keep_versions` remain (the
+Pusher's custom_config, default 5). `copy_version` and `prune_versions` are shared with
+`records/serving_history.rollback`, which re-publishes an earlier version the same way.
 """
 import json
 import os
 import time
 import uuid
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from absl import logging
 from tfx import types
@@ -21,12 +58,16 @@ from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
-from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
 KEEP_VERSIONS_KEY = 'keep_versions'
 DEFAULT_KEEP_VERSIONS = 5
 _RENAME_ATTEMPTS = 5  # another pusher (or a rollback) may take the same version number between check and rename
+# Written last into a version on a remote filesystem: the version is complete. Not written on local disk, where
+# the rename is the commit point (local version directories are exactly what they were before remote support).
+COMPLETE_MARKER = 'PUSH_COMPLETE'
+WARM_START_DIR = 'warm_start'  # trainer/common.py's folder beside Format-Serving; published as <version>/warm_start/
+_SAVED_MODEL_FILES = ('saved_model.pb', 'saved_model.pbtxt')  # what makes a directory a SavedModel: copied last
 
 
 def keep_versions(custom_config: Union[None, str, Mapping[str, Any]]) -> int:
@@ -40,11 +81,13 @@ def keep_versions(custom_config: Union[None, str, Mapping[str, Any]]) -> int:
   return value
 
 
-def version_directories(base_directory: str) -> List[str]:
-  """Names of the numeric version directories under `base_directory`, oldest (smallest) first.
+def is_local(path: str) -> bool:
+  """True for a path on local disk (no scheme, or `file://`), where a directory rename is atomic."""
+  return '://' not in path or path.startswith('file://')
 
-  Anything else (`.staging-*` copies in flight, `.removing-*` leftovers, stray files) is not a version.
-  """
+
+def _numeric_directories(base_directory: str) -> List[str]:
+  """Every numeric directory under `base_directory`, complete or not, oldest (smallest) first."""
   if not fileio.isdir(base_directory):
     return []
   names = [name.rstrip('/') for name in fileio.listdir(base_directory)]
@@ -52,19 +95,67 @@ def version_directories(base_directory: str) -> List[str]:
   return sorted(versions, key=int)
 
 
-def copy_version(source_dir: str, base_directory: str) -> Tuple[str, str]:
-  """Copies `source_dir` to a new `<base_directory>/<version>/` by copy-to-staging-then-rename.
+def is_complete_version(version_dir: str) -> bool:
+  """Whether a version directory holds a whole pushed model: on local disk, that it exists (it appeared by an
+  atomic rename); elsewhere, that its completion marker exists (written after every file of the model)."""
+  if is_local(version_dir):
+    return fileio.isdir(version_dir)
+  return fileio.exists(os.path.join(version_dir, COMPLETE_MARKER))
 
-  The version is the current unix time, raised above every existing version so the copy is always the newest
-  one (the one a model server serves) even when the clock is behind an earlier push. Returns (version, path).
+
+def version_directories(base_directory: str) -> List[str]:
+  """Names of the complete numeric version directories under `base_directory`, oldest (smallest) first.
+
+  Anything else (`.staging-*` copies in flight, `.removing-*` leftovers, stray files, and on a remote filesystem a
+  numeric directory without its completion marker: a copy in flight or a crashed push) is not a version.
   """
-  fileio.makedirs(base_directory)
+  versions = _numeric_directories(base_directory)
+  if is_local(base_directory):
+    return versions
+  return [v for v in versions if fileio.exists(os.path.join(base_directory, v, COMPLETE_MARKER))]
+
+
+def _copy_model(source_dir: str, destination: str) -> None:
+  """Copies a SavedModel directory file by file, `saved_model.pb` after everything else; a source's completion
+  marker is not copied (the caller writes the destination's own once the copy is whole)."""
+  source_dir = source_dir.rstrip('/')
+  last = []
+  fileio.makedirs(destination)
+  for directory, subdirectories, files in fileio.walk(source_dir):
+    relative = directory.rstrip('/')[len(source_dir) + 1:]  # walk yields source_dir itself first, then below it
+    target = os.path.join(destination, relative) if relative else destination
+    for subdirectory in subdirectories:
+      fileio.makedirs(os.path.join(target, subdirectory.rstrip('/')))
+    for name in files:
+      if not relative and name in (COMPLETE_MARKER, *_SAVED_MODEL_FILES):
+        if name != COMPLETE_MARKER:
+          last.append(name)
+        continue
+      fileio.copy(os.path.join(directory, name), os.path.join(target, name), overwrite=False)
+  for name in last:
+    fileio.copy(os.path.join(source_dir, name), os.path.join(destination, name), overwrite=False)
+
+
+def _next_version(base_directory: str) -> int:
+  existing = _numeric_directories(base_directory)
+  return max([int(time.time())] + [int(v) + 1 for v in existing[-1:]])
+
+
+def _copy_with_extras(source_dir: str, destination: str, extra_dirs: Mapping[str, str]) -> None:
+  """The extra directories first (`<destination>/<name>/`), then the model, `saved_model.pb` last of all."""
+  for name, directory in sorted(extra_dirs.items()):
+    _copy_model(directory, os.path.join(destination, name))
+  _copy_model(source_dir, destination)
+
+
+def _copy_version_by_rename(source_dir: str, base_directory: str,
+                            extra_dirs: Mapping[str, str]) -> Tuple[str, str]:
+  """Local disk: copy into a staging directory beside the versions, then rename it into place (atomic)."""
   staging = os.path.join(base_directory, f'.staging-{int(time.time())}-{uuid.uuid4().hex[:8]}')  # unique per call
   try:
-    io_utils.copy_dir(source_dir, staging)
+    _copy_with_extras(source_dir, staging, extra_dirs)
     for attempt in range(_RENAME_ATTEMPTS):
-      existing = version_directories(base_directory)
-      version = max([int(time.time())] + [int(v) + 1 for v in existing[-1:]])
+      version = _next_version(base_directory)
       final = os.path.join(base_directory, str(version))
       try:
         fileio.rename(staging, final)
@@ -77,6 +168,74 @@ def copy_version(source_dir: str, base_directory: str) -> Tuple[str, str]:
   finally:
     if fileio.exists(staging):
       fileio.rmtree(staging)
+
+
+def _copy_version_with_marker(source_dir: str, base_directory: str,
+                              extra_dirs: Mapping[str, str]) -> Tuple[str, str]:
+  """A remote filesystem: copy object by object into `<base>/<version>/`, then write the completion marker."""
+  version = _next_version(base_directory)
+  while fileio.exists(os.path.join(base_directory, str(version))):  # a numeric file, or a pusher that just started
+    version += 1
+  final = os.path.join(base_directory, str(version))
+  try:
+    _copy_with_extras(source_dir, final, extra_dirs)
+    with fileio.open(os.path.join(final, COMPLETE_MARKER), 'w') as f:
+      f.write(json.dumps({'version': str(version), 'source': source_dir, 'pushed_at': int(time.time())}))
+  except BaseException:
+    try:  # best effort: without its marker the partial copy is invisible to every reader but TF Serving anyway
+      if fileio.exists(final):
+        fileio.rmtree(final)
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning('Could not remove the partial copy %s: %s', final, e)
+    raise
+  return str(version), final
+
+
+def copy_version(source_dir: str, base_directory: str,
+                 extra_dirs: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
+  """Copies `source_dir` to a new `<base_directory>/<version>/`, whole or not at all as readers see it, with each
+  of `extra_dirs` ({name: directory}) as `<version>/<name>/` (a SavedModel loader ignores other directories).
+
+  On local disk by copy-to-staging-then-rename; on a remote filesystem by copying in place and writing the
+  completion marker last (module docstring). The version is the current unix time, raised above every existing
+  numeric directory so the copy is always the newest one (the one a model server serves) even when the clock is
+  behind an earlier push. Returns (version, path).
+  """
+  fileio.makedirs(base_directory)
+  if is_local(base_directory):
+    return _copy_version_by_rename(source_dir, base_directory, extra_dirs or {})
+  return _copy_version_with_marker(source_dir, base_directory, extra_dirs or {})
+
+
+def _unpublish(base_directory: str, version: str) -> bool:
+  """Takes a version out of what readers see, then deletes its files; False (logged) if it could not be taken out.
+
+  Local disk: renamed out of the numeric namespace (`.removing-*`, atomic) and then deleted, so a failure half-way
+  leaves no partial version that a model server or a rollback could mistake for a whole model. Remote: the
+  completion marker is deleted first (one object: atomic), then the files; a failure half-way leaves a numeric
+  directory without a marker, which readers ignore (TF Serving, which ignores markers, serves the newest version,
+  never this old one).
+  """
+  path = os.path.join(base_directory, version)
+  if is_local(base_directory):
+    doomed = os.path.join(base_directory, f'.removing-{version}-{uuid.uuid4().hex[:8]}')
+    try:
+      fileio.rename(path, doomed)
+    except Exception as e:  # pylint: disable=broad-except  (OSError or tf's OpError, by filesystem plugin)
+      logging.warning('Could not remove old model version %s: %s', path, e)
+      return False
+  else:
+    doomed = path
+    try:
+      fileio.remove(os.path.join(path, COMPLETE_MARKER))
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning('Could not remove old model version %s: %s', path, e)
+      return False
+  try:
+    fileio.rmtree(doomed)
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning('Removed old model version %s from serving, but could not delete %s: %s', path, doomed, e)
+  return True
 
 
 def prune_versions(base_directory: str, keep: int, protect: Sequence[str] = ()) -> List[str]:
@@ -98,20 +257,10 @@ def prune_versions(base_directory: str, keep: int, protect: Sequence[str] = ()) 
     if version in protected:
       continue
     path = os.path.join(base_directory, version)
-    # Renamed out of the version namespace first, so a failure half-way leaves no partial version that a model
-    # server or a rollback could mistake for a whole model.
-    doomed = os.path.join(base_directory, f'.removing-{version}-{uuid.uuid4().hex[:8]}')
-    try:
-      fileio.rename(path, doomed)
-    except Exception as e:  # pylint: disable=broad-except  (OSError or tf's OpError, by filesystem plugin)
-      logging.warning('Could not remove old model version %s: %s', path, e)
-      if not fileio.exists(path):  # a concurrent prune took it: it is gone all the same
+    if not _unpublish(base_directory, version):
+      if not is_complete_version(path):  # a concurrent prune took it: it is gone all the same
         excess -= 1
       continue
-    try:
-      fileio.rmtree(doomed)
-    except Exception as e:  # pylint: disable=broad-except
-      logging.warning('Removed old model version %s from serving, but could not delete %s: %s', path, doomed, e)
     logging.info('Removed old model version %s (keeping the newest %d)', path, keep)
     removed.append(path)
     excess -= 1
@@ -119,7 +268,8 @@ def prune_versions(base_directory: str, keep: int, protect: Sequence[str] = ()) 
 
 
 class AtomicPushExecutor(pusher_executor.Executor):
-  """Pushes a blessed model to `<base_directory>/<unix time>/` by copy-then-rename, then prunes old versions."""
+  """Pushes a blessed model to `<base_directory>/<unix time>/` (by copy-then-rename on local disk, by copy then
+  completion marker elsewhere: module docstring), then prunes old versions."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
@@ -132,7 +282,12 @@ class AtomicPushExecutor(pusher_executor.Executor):
     destination = pusher_pb2.PushDestination()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     base = destination.filesystem.base_directory
-    version, final = copy_version(self.GetModelPath(input_dict), base)
+    model_path = self.GetModelPath(input_dict)
+    # The Trainer's warm-start state (trainer/common.py) beside the SavedModel, so that a copy of the served
+    # version can warm-start the next Trainer where no resolver can find the Model (components/served_model.py).
+    warm_start = os.path.join(os.path.dirname(model_path.rstrip('/')), WARM_START_DIR)
+    version, final = copy_version(model_path, base,
+                                  {WARM_START_DIR: warm_start} if fileio.isdir(warm_start) else None)
     logging.info('Model pushed to %s', final)
     self._MarkPushed(pushed_model, pushed_destination=final, pushed_version=version)
     prune_versions(base, keep, protect=[version])

@@ -29,11 +29,11 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components.atomic_pusher import WARM_START_DIR
 from components.atomic_pusher import version_directories
 
 SERVED_VERSION_PROPERTY = 'served_version'  # '' when nothing was served yet
 SERVED_FROM_PROPERTY = 'served_from'
-WARM_START_DIR = 'warm_start'  # trainer/common.py's name for it, beside Format-Serving in a Model artifact
 
 
 def copy_served_model(serving_root: str, model_uri: str) -> str:

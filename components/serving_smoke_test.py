@@ -5,6 +5,9 @@ calls every serving signature on real examples and blesses the model for Pusher 
 with finite values of the right batch size, and every raw-input signature agrees with `serving_default`.
 A raw-input signature is one whose argument names are feature keys of the examples; its inputs are
 built from those same examples, so the comparison is like for like.
+
+Every path (the model, the examples, the blessing) is read and written through `tf.io.gfile`, so the artifacts may
+live on a shared filesystem (`gs://`, `s3://`, ...); tests/test_remote_serving.py runs it on TensorFlow's `ram://`.
 """
 import os
 from typing import Dict, List

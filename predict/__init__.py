@@ -7,10 +7,13 @@ class ModelNotFound(Exception):
 
 
 def resolve_model_dir(path: str) -> str:
-  """A SavedModel directory, or a serving root whose newest numeric version is used."""
-  if os.path.exists(os.path.join(path, 'saved_model.pb')):
+  """A SavedModel directory, or a serving root whose newest complete version is used; local or any tf.io.gfile
+  URI (gs://, ...)."""
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  from components.atomic_pusher import version_directories  # pylint: disable=g-import-not-at-top
+  if fileio.exists(os.path.join(path, 'saved_model.pb')):
     return path
-  versions = sorted((int(d) for d in os.listdir(path) if d.isdigit()), reverse=True) if os.path.isdir(path) else []
+  versions = version_directories(path)
   if not versions:
     raise ModelNotFound(f'{path} is neither a SavedModel nor a directory of pushed model versions')
-  return os.path.join(path, str(versions[0]))
+  return os.path.join(path, versions[-1])

@@ -129,7 +129,7 @@ def _read_pushes(store: metadata_store.MetadataStore, metadata_path: str, task: 
     path = destination or os.path.join(serving_root, version)
     execution_id = producer.get(artifact.id)
     model = models.get(model_of_execution.get(execution_id))
-    on_disk = fileio.isdir(path)
+    on_disk = atomic_pusher.is_complete_version(path)
     entry = ServedVersion(
         version=version, path=path, run_id=run_of_execution.get(execution_id, ''),
         pushed_at=artifact.create_time_since_epoch, headline='', on_disk=on_disk,

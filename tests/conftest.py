@@ -4,6 +4,7 @@ TF_USE_LEGACY_KERAS must be set before TensorFlow is imported (docs/design.md §
 logical devices before TensorFlow initialises, so the multi-replica MirroredStrategy path runs on CPU.
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -40,6 +41,61 @@ def read_run_of(root: str, result):
   assert record is not None, run_id_of(result)
   return record
 
+
+
+# Beam's PortableRunner with the embedded job server and the SDK harness in the launching process: a run that
+# passes with these proves no Beam component depends on the in-process DirectRunner (it goes through a job
+# service: the pipeline proto, artifact staging, the Fn API). Works offline.
+PORTABLE_RUNNER_ARGS = ('--runner=PortableRunner', '--job_endpoint=embed', '--environment_type=LOOPBACK')
+
+
+def portable_staging(root: str) -> str:
+  """Where Beam's stager keeps its requirements cache in a run of `portable_beam_args(root)`."""
+  return os.path.join(root, 'beam', 'portable-requirements-cache')
+
+
+def portable_beam_args(root: str) -> list:
+  """`tfx-lstm run` flags that run every Beam component of a run under `root` on the PortableRunner.
+
+  `--requirements_cache` under the root is the trace `assert_ran_on_portable_runner` looks for: Beam's stager
+  creates that directory when it stages a job for a job service, which the DirectRunner never does. Beam flags
+  are part of the Beam components' cache keys: every run on one root that expects the cache must get the same.
+  """
+  return [f'--beam-arg={arg}' for arg in (*PORTABLE_RUNNER_ARGS, f'--requirements_cache={portable_staging(root)}')]
+
+
+def _deployment_config(log: str):
+  """The LocalDeploymentConfig LocalDagRunner logs at the start of a run (its text-format dump)."""
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tfx.proto.orchestration import local_deployment_config_pb2  # pylint: disable=g-import-not-at-top
+  start = log.index('Using deployment config:\n') + len('Using deployment config:\n')
+  end = re.search(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ', log[start:], re.MULTILINE)
+  return text_format.Parse(log[start:start + end.start()], local_deployment_config_pb2.LocalDeploymentConfig())
+
+
+def beam_runners(root: str, result) -> dict:
+  """{Beam-based node: the runner its Beam pipeline was given (the last --runner flag; DirectRunner if none)}, from
+  the deployment config in the run's log."""
+  with open(os.path.join(root, 'logs', f'{run_id_of(result)}.log'), encoding='utf-8') as f:
+    config = _deployment_config(f.read())
+  runners = {}
+  for node, spec in config.executor_specs.items():
+    if spec.WhichOneof('spec') == 'beam_executable_spec':
+      args = spec.beam_executable_spec.beam_pipeline_args
+      flags = [arg.split('=', 1)[1] for arg in args if arg.startswith('--runner=')]
+      runners[node] = flags[-1] if flags else 'DirectRunner'
+  return runners
+
+
+def assert_ran_on_portable_runner(root: str, result, beam_nodes) -> None:
+  """The run gave every Beam-based component the PortableRunner, those components executed, and Beam staged a job
+  (a job service was used), so the run cannot have fallen back to the DirectRunner unnoticed."""
+  runners = beam_runners(root, result)
+  assert set(beam_nodes) <= set(runners), runners
+  assert set(runners.values()) == {'PortableRunner'}, runners
+  record = read_run_of(root, result)
+  assert all(record.execution_states.get(node) == ['COMPLETE'] for node in beam_nodes), record.execution_states
+  assert os.path.isdir(portable_staging(root)), 'Beam staged no job: the PortableRunner did not run'
 
 
 ARTIFACTS = os.path.join(REPO, 'test-artifacts')  # screenshots the browser tests leave for a reviewer

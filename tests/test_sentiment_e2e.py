@@ -1,6 +1,7 @@
 """Tier 3: the sentiment pipeline end to end on a slice of the bundled SST-2 sample, and its bad input."""
 import csv
 import glob
+import json
 import os
 import re
 import subprocess
@@ -158,9 +159,12 @@ def test_bad_input_names_file_and_line_and_runs_nothing(tmp_path, content, messa
 
 # ----------------------------------------------------------------------------------------------------
 # The single-pool layout from a CSV as people export it: RFC 4180 quoting, commas and doubled quotes inside
-# sentences, hash-split 90/10 by the pipeline.
+# sentences, hash-split 90/10 by the pipeline. These runs build the Kubeflow profile (`--profile kubeflow`, what
+# `tfx-lstm compile` compiles): no resolver nodes; the served model comes from the serving directory.
 
 QUOTED = 'a film , she said "wow" , and meant it'
+KUBEFLOW_PROFILE = ('--profile', 'kubeflow')
+RESOLVERS = {'data_references', 'warm_start_model', 'latest_blessed_baseline'}
 
 
 @pytest.fixture(scope='module')
@@ -173,9 +177,10 @@ def csv_run(tmp_path_factory):
     csv.writer(f, quoting=csv.QUOTE_ALL).writerows([('text', 'label')] + rows)
   assert '"a film , she said ""wow"" , and meant it","1"' in (directory / 'reviews.csv').read_text()
   root = str(tmp_path_factory.mktemp('reviews_root'))
-  result = run_cli('run', 'sentiment', '--data', str(directory), '--root', root, '--min-auc', '0', *FAST)
+  result = run_cli('run', 'sentiment', '--data', str(directory), '--root', root, '--min-auc', '0', *FAST,
+                   *KUBEFLOW_PROFILE)
   assert result.returncode == 0, result.stdout + result.stderr
-  return root, result, rows
+  return root, result, rows, directory
 
 
 def _examples(artifact, split):
@@ -185,7 +190,7 @@ def _examples(artifact, split):
 
 @pytest.mark.e2e
 def test_quoted_csv_pool_is_read_unquoted_and_hash_split(csv_run):
-  root, result, rows = csv_run
+  root, result, rows, _ = csv_run
   assert '1 *.csv file(s), hash split 90/10 into train/eval; comma-separated, CSV quoting' in result.stdout
   record = read_run_of(root, result)
   raw = next(a for a in record.outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)
@@ -207,3 +212,46 @@ def test_quoted_csv_pool_is_read_unquoted_and_hash_split(csv_run):
   expected = model.signatures['transform_features'](examples=tf.constant([example.SerializeToString()]))['tokens']
   assert list(tokens) == list(expected.numpy()[0])
   assert sum(1 for t in tokens if t) == len(QUOTED.split())  # the commas are tokens, the quotes are dropped
+
+
+@pytest.mark.e2e
+def test_kubeflow_profile_takes_baseline_and_warm_start_from_the_served_model(csv_run):
+  """First run: nothing served, so no baseline and no warm start; it pushes its model with its warm-start state.
+  Second run, on new data: the served version is copied in and is both the Trainer's base model and the
+  Evaluator's baseline, without any resolver node."""
+  from trainer import common  # pylint: disable=g-import-not-at-top
+  root, first_result, rows, directory = csv_run
+  first = read_run_of(root, first_result)
+  assert not RESOLVERS & set(first.execution_states)
+  assert first.execution_states['LatestServedModel'] == ['COMPLETE']
+  nothing = first.node_output('LatestServedModel', 'model')
+  assert run_record.artifact_property(nothing, 'served_version') == ''
+  assert not os.path.exists(nothing.uri) or os.listdir(nothing.uri) == []
+  blessing = first.output('ModelBlessing')
+  assert run_record.artifact_property(blessing, 'blessed') == 1
+  assert run_record.artifact_property(blessing, 'baseline_model_id') is None  # judged without a baseline
+  assert not os.path.exists(os.path.join(first.node_output('Trainer', 'model_run').uri, common.WARM_START_RECORD))
+  version = first.pushed_version()
+  published = os.path.join(root, 'serving', 'sentiment', version, 'warm_start', common.WEIGHTS_FILE)
+  assert os.path.isfile(published)
+
+  with open(directory / 'more.csv', 'w', encoding='utf-8', newline='') as f:  # a new file: new examples
+    csv.writer(f, quoting=csv.QUOTE_ALL).writerows([('text', 'label')] + rows[:300])
+  second_result = run_cli('run', 'sentiment', '--data', str(directory), '--root', root, '--min-auc', '0', *FAST,
+                          *KUBEFLOW_PROFILE)
+  assert second_result.returncode == 0, second_result.stdout + second_result.stderr
+  second = read_run_of(root, second_result)
+  served = second.node_output('LatestServedModel', 'model')
+  assert run_record.artifact_property(served, 'served_version') == version
+  assert run_record.artifact_property(served, 'served_from') == os.path.join(root, 'serving', 'sentiment', version)
+  with open(os.path.join(second.node_output('Trainer', 'model_run').uri, common.WARM_START_RECORD)) as f:
+    warm = json.load(f)
+  assert warm['restored'] and warm['base_model'].startswith(served.uri), warm
+  # The weights it started from are the served version's (the embedding's rows move with the new vocabulary).
+  restored = common.load_npz(os.path.join(second.node_output('Trainer', 'model_run').uri, common.RESTORED_FILE))
+  served_weights = common.load_npz(published)
+  assert set(restored) == set(served_weights)
+  for key in set(restored) - {'embedding/0'}:
+    np.testing.assert_array_equal(restored[key], served_weights[key], err_msg=key)
+  assert run_record.artifact_property(second.output('ModelBlessing'), 'baseline_model_id') == served.id
+  assert int(second.pushed_version()) > int(version)

@@ -10,7 +10,7 @@ import re
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, read_run_of, run_cli
+from conftest import REPO, assert_ran_on_portable_runner, portable_beam_args, read_run_of, run_cli
 from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma
 from records import run_record
 from records import evaluation
@@ -46,14 +46,21 @@ def root(tmp_path_factory):
 @pytest.fixture(scope='module')
 def first_run(data_dir, root):
   # --min-bleu=-1: a 2-epoch model on 3,000 pairs tests the mechanics (its BLEU may be 0), not the quality.
+  # Beam's PortableRunner (embedded job server, LOOPBACK workers): the module's tests then show that no Beam
+  # component, BLEU metric included, depends on the in-process DirectRunner.
   result = run_cli('run', 'translate', '--data', data_dir, '--pattern', 'pairs*.txt', '--root', root,
-                   '--min-bleu=-1', *FAST)
+                   '--min-bleu=-1', *FAST, *portable_beam_args(root))
   assert result.returncode == 0, result.stdout + result.stderr
   return result
 
 
 def _versions(root):
   return sorted(glob.glob(os.path.join(root, 'serving', 'translate', '[0-9]*')))
+
+
+@pytest.mark.e2e
+def test_first_run_ran_on_the_portable_runner(first_run, root):
+  assert_ran_on_portable_runner(root, first_run, ['FileBasedExampleGen', 'StatisticsGen', 'Transform', 'Evaluator'])
 
 
 @pytest.mark.e2e
@@ -116,7 +123,7 @@ def test_predict_command(first_run, root):
 def test_gate_that_cannot_pass_pushes_nothing(first_run, data_dir, root):
   before = _versions(root)
   result = run_cli('run', 'translate', '--data', data_dir, '--pattern', 'pairs*.txt', '--root', root,
-                   '--min-bleu', '100', *FAST)
+                   '--min-bleu', '100', *FAST, *portable_beam_args(root))  # the same Beam args: same cache keys
   assert result.returncode == 0, result.stdout + result.stderr
   record = read_run_of(root, result)
   assert record.execution_states['Trainer'] == ['CACHED']  # only the gate changed

@@ -365,8 +365,8 @@ def warm_start(model: keras.Model, fn_args, tft_output: tft.TFTransformOutput,
   """Loads the base model's weights (`fn_args.base_model`, the latest blessed model) into `model`, remapping
   vocabulary-indexed weights; returns what was done, or None without a base model. A base model of another
   architecture is not used: logged, and training starts from scratch."""
-  if not fn_args.base_model:
-    return None
+  if not fn_args.base_model or not tf.io.gfile.exists(fn_args.base_model):
+    return None  # no base model, or the Kubeflow profile's empty one: nothing was served yet
   source = warm_start_dir(fn_args.base_model)
   weights_path, vocabularies_path = os.path.join(source, WEIGHTS_FILE), os.path.join(source, VOCABULARIES_FILE)
   record: Dict[str, Any] = {'base_model': fn_args.base_model, 'restored': False}
