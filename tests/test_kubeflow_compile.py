@@ -208,7 +208,13 @@ def test_dockerfile_installs_every_package_and_the_entry_point():
     assert re.search(rf'^COPY {package}/ {package}/$', dockerfile, re.M), package
   assert re.search(r'^COPY data/ data/$', dockerfile, re.M)  # the bundled samples: compile's default --data
   (script,) = project['project']['scripts']
-  assert re.search(r'^ENTRYPOINT \["(.+)"\]$', dockerfile, re.M).group(1) == script
+  stages = re.split(r'^FROM ', dockerfile, flags=re.M)
+  assert stages[-1].startswith('base AS app')  # the default target: `docker build -t tfx-lstm .`
+  assert re.search(r'^ENTRYPOINT \["(.+)"\]$', stages[-1], re.M).group(1) == script
+  worker = next(stage for stage in stages if stage.startswith('base AS beam-worker'))
+  beam = re.search(r'"apache-beam\[gcp\]==([\d.]+)"', open(os.path.join(REPO, 'pyproject.toml')).read()).group(1)
+  python = '.'.join(open(os.path.join(REPO, '.python-version')).read().strip().split('.')[:2])
+  assert f'apache/beam_python{python}_sdk:{beam} /opt/apache/beam' in worker  # the pinned Beam's worker boot
   workdir = re.search(r'^WORKDIR (\S+)$', dockerfile, re.M).group(1)
   assert cli.IMAGE_DATA_ROOT == f'{workdir}/data'
   from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
