@@ -13,12 +13,18 @@ What it does, per series (rows grouped by the series column, or one series):
      timestamps do, so windows straddling a boundary are dropped (a gap of W+H-1 steps per boundary);
   5. drops windows with a missing value in their inputs or target (counted in the report, never imputed).
 
+`window_series` does all of this for one series in memory; it is the reference. The Beam pipeline does the
+same block-wise, so that no worker holds a whole series (see "Block-wise windowing" below): memory is bounded
+by the block size and the window, and the output is the same, example for example.
+
 Outputs: the windowed Examples (splits train/eval/test), the Schema of a window example, and a JSON
 report (rows, windows per split, gaps, dropped windows) that the CLI summarises.
 """
 import collections
 import dataclasses
 import datetime
+import functools
+import heapq
 import json
 import math
 import os
@@ -38,6 +44,7 @@ from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Statistics as _SystemStatistics
 from tfx.utils import io_utils
 
+import components
 from components.data_contract import DataContractError
 from components.data_contract import format_timestamp
 from components.data_contract import parse_number
@@ -53,11 +60,14 @@ from components.window_config import WindowConfig
 from components.window_config import feature_key
 
 _MAX_LISTED = 20  # gaps and bad values listed in the report; the counts are always complete.
+DEFAULT_BLOCK_STEPS = 4096  # time steps per block of the block-wise windowing (0: whole series, the reference)
+# Rows in each group one DoFn call holds (a block and its context, or a whole series): what bounds its memory.
+_ROWS_PER_GROUP = beam.metrics.Metrics.distribution('TimeSeriesWindowGen', 'rows_per_group')
 
 
 class WindowReport(types.Artifact):
   """JSON summary of a windowing run: rows, windows per split, gaps, dropped windows."""
-  TYPE_NAME = 'TfxLstmWindowReport'
+  TYPE_NAME = components.WINDOW_REPORT
   TYPE_ANNOTATION = _SystemStatistics
 
 
@@ -155,6 +165,12 @@ class SeriesReport:
   windows: Dict[str, int] = dataclasses.field(default_factory=lambda: {s: 0 for s in SPLITS})
   dropped_incomplete: int = 0
   dropped_straddling: int = 0
+  gap_count: int = 0  # every gap; the block-wise path lists only the first _MAX_LISTED in `gaps`
+
+
+def _most_common(counts: Dict[int, int]) -> int:
+  """The spacing seen most often (ties -> the smallest)."""
+  return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
 def infer_step(timestamps: Sequence[int]) -> int:
@@ -162,7 +178,42 @@ def infer_step(timestamps: Sequence[int]) -> int:
   diffs = collections.Counter(b - a for a, b in zip(timestamps, timestamps[1:]))
   if not diffs:
     raise DataContractError('a series needs at least two rows to infer its sampling step')
-  return min(diffs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+  return _most_common(diffs)
+
+
+def _duplicate_error(series: str, timestamp: int) -> str:
+  return (f'series {series or "(single)"} has two rows at {format_timestamp(timestamp)} UTC (local times with '
+          'daylight saving repeat an hour: use UTC or an offset)')
+
+
+def _gap(series: str, after: int, spacing: int, step: int) -> dict:
+  return {'series': series, 'after': format_timestamp(after), 'before': format_timestamp(after + spacing),
+          'missing_steps': max(spacing // step - 1, 0), 'spacing_seconds': spacing}
+
+
+def _missing_before(rows: Sequence[Row]) -> List[int]:
+  """[i] = how many of rows[:i] have a missing value (a NaN number or an empty category)."""
+  counts = [0]
+  for r in rows:
+    counts.append(counts[-1] + (any(math.isnan(v) for v in r.numeric) or not all(r.categorical)))
+  return counts
+
+
+def _cut_window(series: str, rows: Sequence[Row], first: int, missing_before: Sequence[int], config: WindowConfig,
+                boundaries: SplitBoundaries, report: SeriesReport) -> Optional[Window]:
+  """The window whose first input is rows[first] (rows[first:first+W+H] are one step apart), or None when it is
+  dropped; counts it in `report` either way. missing_before: _missing_before(rows)."""
+  target_row = rows[first + config.window + config.horizon - 1]
+  split = boundaries.split_of(rows[first].timestamp, target_row.timestamp)
+  if split is None:
+    report.dropped_straddling += 1
+    return None
+  target_value = target_row.numeric[config.numeric_features.index(config.target)]
+  if math.isnan(target_value) or missing_before[first + config.window] != missing_before[first]:
+    report.dropped_incomplete += 1
+    return None
+  report.windows[split] += 1
+  return Window(split, series, rows[first:first + config.window], target_row.timestamp, target_value)
 
 
 def window_series(series: str, rows: Iterable[Row], config: WindowConfig,
@@ -174,71 +225,63 @@ def window_series(series: str, rows: Iterable[Row], config: WindowConfig,
     return [], report
   for a, b in zip(rows, rows[1:]):
     if a.timestamp == b.timestamp:
-      raise DataContractError(
-          f'series {series or "(single)"} has two rows at {format_timestamp(a.timestamp)} UTC (local times with '
-          'daylight saving repeat an hour: use UTC or an offset)')
+      raise DataContractError(_duplicate_error(series, a.timestamp))
   step = config.step_seconds or infer_step([r.timestamp for r in rows])
   report.step_seconds = step
-  # Contiguous segments: a new segment starts wherever the spacing is not exactly one step.
+  # Contiguous segments [start, end): a new segment starts wherever the spacing is not exactly one step.
   segments, start = [], 0
   for i in range(1, len(rows)):
     spacing = rows[i].timestamp - rows[i - 1].timestamp
     if spacing != step:
-      report.gaps.append({
-          'series': series,
-          'after': format_timestamp(rows[i - 1].timestamp),
-          'before': format_timestamp(rows[i].timestamp),
-          'missing_steps': max(spacing // step - 1, 0),
-          'spacing_seconds': spacing,
-      })
-      segments.append(rows[start:i])
+      report.gaps.append(_gap(series, rows[i - 1].timestamp, spacing, step))
+      segments.append((start, i))
       start = i
-  segments.append(rows[start:])
+  segments.append((start, len(rows)))
+  report.gap_count = len(report.gaps)
 
-  target_index = config.numeric_features.index(config.target)
   span = config.window + config.horizon - 1  # rows from the first input to the target, minus one
+  missing_before = _missing_before(rows)
   windows = []
-  for segment in segments:
-    for first in range(len(segment) - span):
-      inputs = segment[first:first + config.window]
-      target_row = segment[first + span]
-      split = boundaries.split_of(inputs[0].timestamp, target_row.timestamp)
-      if split is None:
-        report.dropped_straddling += 1
-        continue
-      target_value = target_row.numeric[target_index]
-      complete = not math.isnan(target_value) and all(
-          not math.isnan(v) for r in inputs for v in r.numeric) and all(
-              c for r in inputs for c in r.categorical)
-      if not complete:
-        report.dropped_incomplete += 1
-        continue
-      report.windows[split] += 1
-      windows.append(Window(split, series, inputs, target_row.timestamp, target_value))
+  for start, end in segments:
+    for first in range(start, end - span):
+      window = _cut_window(series, rows, first, missing_before, config, boundaries, report)
+      if window is not None:
+        windows.append(window)
   return windows, report
 
 
+@functools.lru_cache(maxsize=8)
+def _example_keys(config: WindowConfig) -> Tuple[str, Tuple[str, ...], Tuple[str, ...]]:
+  return (feature_key(config.time_column), tuple(map(feature_key, config.numeric_features)),
+          tuple(map(feature_key, config.categorical_features)))
+
+
 def window_to_example(window: Window, config: WindowConfig) -> tf.train.Example:
+  # Filled in place, column by column, with the keys worked out once: this runs once per window.
+  time_key, numeric_keys, categorical_keys = _example_keys(config)
+  example = tf.train.Example()
+  feature = example.features.feature
   # The input rows' times (Unix seconds) travel with the window: the model derives calendar features from them.
-  features = {feature_key(config.time_column): tf.train.Feature(
-      int64_list=tf.train.Int64List(value=[r.timestamp for r in window.inputs]))}
-  for i, column in enumerate(config.numeric_features):
-    features[feature_key(column)] = tf.train.Feature(
-        float_list=tf.train.FloatList(value=[r.numeric[i] for r in window.inputs]))
-  for i, column in enumerate(config.categorical_features):
-    features[feature_key(column)] = tf.train.Feature(
-        bytes_list=tf.train.BytesList(value=[r.categorical[i].encode('utf-8') for r in window.inputs]))
+  feature[time_key].int64_list.value.extend([r.timestamp for r in window.inputs])
+  for key, values in zip(numeric_keys, zip(*(r.numeric for r in window.inputs))):
+    feature[key].float_list.value.extend(values)
+  for key, values in zip(categorical_keys, zip(*(r.categorical for r in window.inputs))):
+    feature[key].bytes_list.value.extend([v.encode('utf-8') for v in values])
   target_index = config.numeric_features.index(config.target)
   stamp = datetime.datetime.fromtimestamp(window.target_timestamp, datetime.timezone.utc)
-  floats = {LABEL_KEY: window.target_value, PERSISTENCE_KEY: window.inputs[-1].numeric[target_index]}
-  ints = {TARGET_TIMESTAMP_KEY: window.target_timestamp, TARGET_MONTH_KEY: stamp.month,
-          TARGET_HOUR_KEY: stamp.hour}
-  for key, value in floats.items():
-    features[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-  for key, value in ints.items():
-    features[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-  features[SERIES_KEY] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[window.series.encode('utf-8')]))
-  return tf.train.Example(features=tf.train.Features(feature=features))
+  feature[LABEL_KEY].float_list.value.append(window.target_value)
+  feature[PERSISTENCE_KEY].float_list.value.append(window.inputs[-1].numeric[target_index])
+  feature[TARGET_TIMESTAMP_KEY].int64_list.value.append(window.target_timestamp)
+  feature[TARGET_MONTH_KEY].int64_list.value.append(stamp.month)
+  feature[TARGET_HOUR_KEY].int64_list.value.append(stamp.hour)
+  feature[SERIES_KEY].bytes_list.value.append(window.series.encode('utf-8'))
+  return example
+
+
+def serialize_window(window: Window, config: WindowConfig) -> bytes:
+  # Deterministic: features are a map, whose entries are otherwise written in no fixed order; this way the same
+  # window is the same bytes, whichever path or run wrote it.
+  return window_to_example(window, config).SerializeToString(deterministic=True)
 
 
 def window_schema(config: WindowConfig) -> schema_pb2.Schema:
@@ -290,20 +333,22 @@ class _ParseRows(beam.DoFn):
 
 
 class _WindowSeries(beam.DoFn):
-  """(series, rows) -> serialized windows tagged by split, plus the series report."""
+  """Reference path (block_steps=0): (series, all its rows) -> serialized windows by split, the series report."""
 
   def __init__(self, config: WindowConfig):
     self._config = config
 
   def process(self, element, boundaries):
     series, rows = element
+    rows = list(rows)
+    _ROWS_PER_GROUP.update(len(rows))
     try:
       windows, report = window_series(series, rows, self._config, boundaries)
     except DataContractError as e:
       yield beam.pvalue.TaggedOutput('errors', str(e))
       return
     for window in windows:
-      yield beam.pvalue.TaggedOutput(window.split, window_to_example(window, self._config).SerializeToString())
+      yield beam.pvalue.TaggedOutput(window.split, serialize_window(window, self._config))
     yield beam.pvalue.TaggedOutput('reports', dataclasses.asdict(report))
 
 
@@ -317,9 +362,273 @@ def _merge_reports(reports: List[dict]) -> dict:
       'windows': {s: sum(r['windows'][s] for r in reports) for s in SPLITS},
       'dropped_incomplete': sum(r['dropped_incomplete'] for r in reports),
       'dropped_straddling': sum(r['dropped_straddling'] for r in reports),
-      'gap_count': len(gaps),
+      'gap_count': sum(r['gap_count'] for r in reports),
       'gaps': gaps[:_MAX_LISTED],
   }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Block-wise windowing: window_series's windows and report without a whole series in one place.
+#
+# Pass 2 (the windows). Time is cut into blocks of `block_steps` sampling steps per series (block index =
+# timestamp // (block_steps * step)). A window is emitted by the block holding its target row. That block also
+# gets, as context, the rows of the W+H-1 steps before its start: a window's rows are consecutive rows one step
+# apart, so they all lie within W+H-1 steps before its target. A block holds block_steps + W+H-1 rows (more
+# only where rows come faster than the step), whatever the length of the series.
+#
+# Pass 1 (step, gaps, duplicates), before it: the step must be known to cut the blocks, and a block cannot see
+# the spacing before its first row. So a first pass over timestamps alone (on a grid of block_steps mean
+# spacings) counts per block every spacing with its first _MAX_LISTED occurrences, and notes each block's
+# first and last timestamp, from which the spacings between blocks follow. Per series, the counts give the step
+# (the most common spacing, as infer_step), the gap count (all other spacings) and the first gaps (the earliest
+# occurrences of those spacings). Duplicate rows share a timestamp, hence a block, so each block finds its own.
+# What is kept per series is one (first, last) pair per block and one count per distinct spacing, not rows.
+
+def _add_spacing(histogram: dict, spacing: int, after: int) -> None:
+  """Counts one spacing; keeps its first _MAX_LISTED occurrences (added in time order)."""
+  entry = histogram.get(spacing)
+  if entry is None:
+    histogram[spacing] = [1, [after]]
+  else:
+    entry[0] += 1
+    if len(entry[1]) < _MAX_LISTED:
+      entry[1].append(after)
+
+
+class _MergeSpacings(beam.CombineFn):
+  """Per series: {spacing: [count, first timestamps after which it occurs]} summed over blocks."""
+
+  def create_accumulator(self):
+    return {}
+
+  def add_input(self, acc, histogram):
+    for spacing, (count, afters) in histogram.items():
+      entry = acc.get(spacing)
+      if entry is None:
+        acc[spacing] = [count, list(afters)]
+      else:
+        entry[0] += count
+        entry[1] = heapq.nsmallest(_MAX_LISTED, entry[1] + afters)
+    return acc
+
+  def merge_accumulators(self, accs):
+    merged = {}
+    for acc in accs:
+      self.add_input(merged, acc)
+    return merged
+
+  def extract_output(self, acc):
+    return acc
+
+
+class _SeriesStats(beam.CombineFn):
+  """(rows, first timestamp, last timestamp) of a series."""
+
+  def create_accumulator(self):
+    return (0, math.inf, -math.inf)
+
+  def add_input(self, acc, timestamp):
+    return (acc[0] + 1, min(acc[1], timestamp), max(acc[2], timestamp))
+
+  def merge_accumulators(self, accs):
+    accs = list(accs)
+    return (sum(a[0] for a in accs), min(a[1] for a in accs), max(a[2] for a in accs))
+
+  def extract_output(self, acc):
+    return acc
+
+
+def _scan_grid(element, config: WindowConfig, block_steps: int):
+  """(series, stats) -> (series, pass-1 block width in seconds), for series long enough for a window."""
+  series, (count, first, last) = element
+  if count > config.window + config.horizon - 1:  # shorter series are not checked, as in window_series
+    spacing = config.step_seconds or max(1, (last - first) // (count - 1))
+    yield series, block_steps * spacing
+
+
+def _key_stamps(element, widths):
+  series, timestamp = element
+  width = widths.get(series)
+  if width:
+    yield (series, timestamp // width), timestamp
+
+
+def _scan_block(element):
+  """((series, block), timestamps) -> the block's spacings, first and last timestamp, first duplicate."""
+  (series, block), stamps = element
+  stamps = sorted(stamps)
+  histogram, duplicate = {}, None
+  for a, b in zip(stamps, stamps[1:]):
+    if a == b and duplicate is None:
+      duplicate = a
+    _add_spacing(histogram, b - a, a)
+  if histogram:
+    yield beam.pvalue.TaggedOutput('spacings', (series, histogram))
+  yield beam.pvalue.TaggedOutput('edges', (series, (block, stamps[0], stamps[-1])))
+  if duplicate is not None:
+    yield beam.pvalue.TaggedOutput('duplicates', (series, duplicate))
+
+
+def _spacings_between_blocks(element):
+  series, edges = element
+  histogram = {}
+  edges = sorted(edges)
+  for (_, _, last), (_, first, _) in zip(edges, edges[1:]):
+    _add_spacing(histogram, first - last, last)
+  if histogram:
+    yield series, histogram
+
+
+def _plan_series(element, config: WindowConfig) -> dict:
+  """Per series: rows, step, gaps (count and the first _MAX_LISTED) or the error, as window_series finds them."""
+  series, grouped = element
+  ((count, _, _),) = grouped['stats']
+  plan = {'series': series, 'rows': count, 'step_seconds': 0, 'gap_count': 0, 'gaps': [], 'error': None}
+  if count <= config.window + config.horizon - 1:
+    return plan
+  if grouped['duplicates']:
+    plan['error'] = _duplicate_error(series, min(grouped['duplicates']))
+    return plan
+  (histogram,) = grouped['spacings']
+  step = config.step_seconds or _most_common({spacing: c for spacing, (c, _) in histogram.items()})
+  gaps = sorted((after, spacing) for spacing, (_, afters) in histogram.items() if spacing != step
+                for after in afters)[:_MAX_LISTED]
+  plan.update(step_seconds=step, gap_count=sum(c for spacing, (c, _) in histogram.items() if spacing != step),
+              gaps=[_gap(series, after, spacing, step) for after, spacing in gaps])
+  return plan
+
+
+def _key_rows(element, steps, block_steps: int, span: int):
+  """(series, Row) -> ((series, block), Row) for its own block and as context of the blocks starting within
+  `span` steps after it."""
+  series, row = element
+  step = steps.get(series)
+  if step:  # None: too short for a window, or rejected
+    width = block_steps * step
+    block = row.timestamp // width
+    yield (series, block), row
+    for later in range(block + 1, (row.timestamp + span * step) // width + 1):
+      yield (series, later), row
+
+
+class _WindowBlock(beam.DoFn):
+  """((series, block), its rows and context rows) -> the windows whose target is in the block, and counts."""
+
+  def __init__(self, config: WindowConfig, block_steps: int):
+    self._config = config
+    self._block_steps = block_steps
+
+  def process(self, element, boundaries, steps):
+    (series, block), rows = element
+    config, step = self._config, steps[series]
+    span = config.window + config.horizon - 1
+    start = block * self._block_steps * step
+    rows = sorted(rows, key=lambda r: r.timestamp)
+    _ROWS_PER_GROUP.update(len(rows))
+    missing_before = _missing_before(rows)
+    report = SeriesReport(series=series)
+    run = 0  # how many spacings of exactly one step end at row i: a window needs `span` of them
+    for i, row in enumerate(rows):
+      run = run + 1 if i and row.timestamp - rows[i - 1].timestamp == step else 0
+      if run >= span and row.timestamp >= start:  # rows before `start` are context, targets of earlier blocks
+        window = _cut_window(series, rows, i - span, missing_before, config, boundaries, report)
+        if window is not None:
+          yield beam.pvalue.TaggedOutput(window.split, serialize_window(window, config))
+    counts = (*(report.windows[s] for s in SPLITS), report.dropped_incomplete, report.dropped_straddling)
+    if any(counts):
+      yield beam.pvalue.TaggedOutput('counts', (series, counts))
+
+
+def _sum_counts(counts):
+  return tuple(map(sum, zip(*counts)))
+
+
+def _series_report(element):
+  series, grouped = element
+  (plan,) = grouped['plan']
+  if plan['error']:
+    return
+  counts = grouped['counts'][0] if grouped['counts'] else (0,) * (len(SPLITS) + 2)
+  yield dataclasses.asdict(SeriesReport(
+      series=series, rows=plan['rows'], step_seconds=plan['step_seconds'], gaps=plan['gaps'],
+      windows=dict(zip(SPLITS, counts)), dropped_incomplete=counts[-2], dropped_straddling=counts[-1],
+      gap_count=plan['gap_count']))
+
+
+class WindowRows(beam.PTransform):
+  """(series, Row) -> {'train', 'eval', 'test': serialized window examples, 'errors': messages, 'report': the
+  merged report (one dict)}.
+
+  block_steps > 0: block-wise (above). 0: each series as one group through window_series, the reference, whose
+  memory grows with the series.
+  """
+
+  def __init__(self, config: WindowConfig, boundaries: beam.PCollection, block_steps: int = DEFAULT_BLOCK_STEPS):
+    super().__init__()
+    if block_steps < 0:
+      raise ValueError(f'block_steps must be >= 0, not {block_steps}')
+    self._config, self._boundaries, self._block_steps = config, boundaries, block_steps
+
+  def expand(self, rows):
+    config, block_steps = self._config, self._block_steps
+    bounds = beam.pvalue.AsSingleton(self._boundaries)
+    if not block_steps:
+      windowed = (rows | 'BySeries' >> beam.GroupByKey()
+                  | 'Window' >> beam.ParDo(_WindowSeries(config), bounds).with_outputs('errors', 'reports', *SPLITS))
+      reports, errors = windowed.reports, windowed.errors
+    else:
+      # Pass 1: timestamps only.
+      stamps = rows | 'Stamps' >> beam.Map(lambda kv: (kv[0], kv[1].timestamp))
+      stats = stamps | 'SeriesStats' >> beam.CombinePerKey(_SeriesStats())
+      grid = stats | 'ScanGrid' >> beam.FlatMap(_scan_grid, config, block_steps)
+      scanned = (stamps | 'KeyStamps' >> beam.FlatMap(_key_stamps, beam.pvalue.AsDict(grid))
+                 | 'StampBlocks' >> beam.GroupByKey()
+                 | 'ScanBlocks' >> beam.FlatMap(_scan_block).with_outputs('spacings', 'edges', 'duplicates'))
+      between = (scanned.edges | 'EdgesBySeries' >> beam.GroupByKey()
+                 | 'BetweenBlocks' >> beam.FlatMap(_spacings_between_blocks))
+      spacings = ((scanned.spacings, between) | 'AllSpacings' >> beam.Flatten()
+                  | 'MergeSpacings' >> beam.CombinePerKey(_MergeSpacings()))
+      duplicates = scanned.duplicates | 'FirstDuplicate' >> beam.CombinePerKey(min)
+      plans = ({'stats': stats, 'spacings': spacings, 'duplicates': duplicates} | 'JoinScan' >> beam.CoGroupByKey()
+               | 'Plan' >> beam.Map(_plan_series, config))
+      steps = beam.pvalue.AsDict(plans | 'Steps' >> beam.FlatMap(
+          lambda plan: [(plan['series'], plan['step_seconds'])] if plan['step_seconds'] and not plan['error'] else []))
+      errors = plans | 'Rejected' >> beam.FlatMap(lambda plan: [plan['error']] if plan['error'] else [])
+      # Pass 2: the windows, block by block.
+      windowed = (rows | 'KeyRows' >> beam.FlatMap(_key_rows, steps, block_steps, config.window + config.horizon - 1)
+                  | 'RowBlocks' >> beam.GroupByKey()
+                  | 'WindowBlocks' >> beam.ParDo(_WindowBlock(config, block_steps), bounds, steps)
+                  .with_outputs('counts', *SPLITS))
+      counts = windowed.counts | 'SumCounts' >> beam.CombinePerKey(_sum_counts)
+      reports = ({'plan': plans | 'PlanBySeries' >> beam.Map(lambda plan: (plan['series'], plan)), 'counts': counts}
+                 | 'JoinCounts' >> beam.CoGroupByKey() | 'SeriesReports' >> beam.FlatMap(_series_report))
+    report = reports | 'AllReports' >> beam.combiners.ToList() | 'Merge' >> beam.Map(_merge_reports)
+    return {**{split: windowed[split] for split in SPLITS}, 'errors': errors, 'report': report}
+
+
+def windowing_pipeline(p: beam.Pipeline, patterns: Sequence[str], config: WindowConfig, windowed_uri: str,
+                       scratch: str, block_steps: int = DEFAULT_BLOCK_STEPS) -> None:
+  """The component's Beam pipeline: row examples (TFRecord files matching `patterns`) -> window examples under
+  `windowed_uri`/Split-<split>/, and boundaries.json, errors.json (first _MAX_LISTED) and report.json in
+  `scratch`."""
+  records = p | 'Splits' >> beam.Create(patterns) | 'Read' >> beam.io.ReadAllFromTFRecord()
+  parsed = records | 'Parse' >> beam.ParDo(_ParseRows(config)).with_outputs('errors', main='rows')
+  rows = parsed.rows
+  bounds = (rows | 'Stamps' >> beam.Map(lambda kv: kv[1].timestamp)
+            | 'Range' >> beam.CombineGlobally(_TimeRange())
+            | 'Bounds' >> beam.Map(lambda r: boundaries_for(config, *r)))
+  _ = bounds | 'WriteBounds' >> beam.Map(
+      lambda b: _write_json({'eval_start': format_timestamp(b.eval_start),
+                             'test_start': format_timestamp(b.test_start)},
+                            os.path.join(scratch, 'boundaries.json')))
+  windowed = rows | 'Windows' >> WindowRows(config, bounds, block_steps)
+  for split in SPLITS:
+    _ = windowed[split] | f'Write{split}' >> beam.io.WriteToTFRecord(
+        os.path.join(windowed_uri, f'Split-{split}', 'data_tfrecord'), file_name_suffix='.gz')
+  _ = ((parsed.errors, windowed['errors']) | 'Errors' >> beam.Flatten()
+       | 'FirstErrors' >> beam.combiners.Sample.FixedSizeGlobally(_MAX_LISTED)
+       | 'WriteErrors' >> beam.Map(_write_json, os.path.join(scratch, 'errors.json')))
+  _ = windowed['report'] | 'WriteReport' >> beam.Map(_write_json, os.path.join(scratch, 'report.json'))
 
 
 # TFX will run this function as the executor of the TimeSeriesWindowGen component.
@@ -332,6 +641,7 @@ def TimeSeriesWindowGen(  # pylint: disable=invalid-name
     report: OutputArtifact[WindowReport],
     window_config: Parameter[str],
     code: Parameter[str] = '',  # the module's code fingerprint: part of the cache key, unused otherwise
+    block_steps: Parameter[int] = DEFAULT_BLOCK_STEPS,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
   """Cuts one-row-per-timestep examples into chronologically split forecast windows.
@@ -343,6 +653,8 @@ def TimeSeriesWindowGen(  # pylint: disable=invalid-name
     window_schema_out: output schema of a window example (what Transform reads).
     report: output JSON report (report.json) of rows, windows, gaps and dropped windows.
     window_config: WindowConfig.to_json().
+    block_steps: time steps per block of the block-wise windowing (memory per worker grows with it, not with
+      the series); 0 windows each series whole, the reference path.
     beam_pipeline: provided by TFX with the pipeline's beam_pipeline_args.
   """
   config = WindowConfig.from_json(window_config)
@@ -353,28 +665,7 @@ def TimeSeriesWindowGen(  # pylint: disable=invalid-name
   patterns = [os.path.join(artifact_utils.get_split_uri([examples], s), '*') for s in split_names]
   scratch = os.path.join(report.uri, 'beam')
   with beam_pipeline as p:
-    records = p | 'Splits' >> beam.Create(patterns) | 'Read' >> beam.io.ReadAllFromTFRecord()
-    parsed = records | 'Parse' >> beam.ParDo(_ParseRows(config)).with_outputs('errors', main='rows')
-    rows = parsed.rows
-    bounds = (rows | 'Stamps' >> beam.Map(lambda kv: kv[1].timestamp)
-              | 'Range' >> beam.CombineGlobally(_TimeRange())
-              | 'Bounds' >> beam.Map(lambda r: boundaries_for(config, *r)))
-    _ = bounds | 'WriteBounds' >> beam.Map(
-        lambda b: _write_json({'eval_start': format_timestamp(b.eval_start),
-                               'test_start': format_timestamp(b.test_start)},
-                              os.path.join(scratch, 'boundaries.json')))
-    windowed = (rows | 'BySeries' >> beam.GroupByKey()
-                | 'Window' >> beam.ParDo(_WindowSeries(config), beam.pvalue.AsSingleton(bounds))
-                .with_outputs('errors', 'reports', *SPLITS))
-    for split in SPLITS:
-      _ = windowed[split] | f'Write{split}' >> beam.io.WriteToTFRecord(
-          os.path.join(windowed_examples.uri, f'Split-{split}', 'data_tfrecord'), file_name_suffix='.gz')
-    _ = ((parsed.errors, windowed.errors) | 'Errors' >> beam.Flatten()
-         | 'FirstErrors' >> beam.combiners.Sample.FixedSizeGlobally(_MAX_LISTED)
-         | 'WriteErrors' >> beam.Map(_write_json, os.path.join(scratch, 'errors.json')))
-    _ = (windowed.reports | 'AllReports' >> beam.combiners.ToList()
-         | 'Merge' >> beam.Map(_merge_reports)
-         | 'WriteReport' >> beam.Map(_write_json, os.path.join(scratch, 'report.json')))
+    windowing_pipeline(p, patterns, config, windowed_examples.uri, scratch, block_steps)
 
   errors = sorted(_read_json(os.path.join(scratch, 'errors.json')))
   if errors:

@@ -2,6 +2,7 @@
 
 Needs the airflow extra (`make test` installs it); without it the test skips, naming the install command.
 """
+import ast
 import importlib.util
 import os
 import subprocess
@@ -44,7 +45,10 @@ def test_generated_dag_runs_the_pipeline_under_airflow(tmp_path):
   assert written.stdout.strip() == dag_file
   with open(dag_file) as f:
     source = f.read()
-  assert f"'--data', '{data}'" in source and "CRON = '0 3 * * *'" in source
+  assignments = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Constant))}
+  run_argv = assignments['RUN_ARGV']  # however pprint wrapped it
+  assert run_argv[run_argv.index('--data') + 1] == data and assignments['CRON'] == '0 3 * * *'
 
   home = tmp_path / 'airflow_home'
   env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),

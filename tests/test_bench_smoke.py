@@ -9,7 +9,8 @@ each test waits for its own. Three pipelines run (one per task), not four: forec
 Beam bench runs one Beam set-up instead of two (see BEAM_MODE). Not covered end to end: the sentiment bench's
 comparison with TFX's own IMDB example (`--part imdb`), which runs that example's pipeline with its fixed 500
 training steps and multi-processing Beam (about 2 minutes); its data conversion is tested here, and the rest of
-it (running our pipeline, reading a run's metrics) is code the other parts run.
+it (running our pipeline, reading a run's metrics) is code the other parts run. The windowing bench needs no
+--data (it generates its series): it runs here on 500 rows, in memory only, both windowing paths and the Transform.
 """
 import csv
 import importlib.util
@@ -34,6 +35,7 @@ TIMEOUT = 1200  # seconds per bench process; they take 1-3 minutes here, more wh
 BEIJING_STRETCHES = (('2013-06-18', '2013-07-05'), ('2013-12-24', '2014-01-05'))
 SENTIMENT_TRAIN_ROWS, SENTIMENT_DEV_ROWS = 400, 80
 TRANSLATE_LINES, TRANSLATE_PAIRS = 600, 500
+WINDOWING_ROWS = 500
 
 TINY = ['--epochs', '1', '--throughput-epochs', '2']
 REPORT_SLICES = 10  # topic values in the report bench's run (100 on the full data)
@@ -112,6 +114,10 @@ def _bench_commands(data: pathlib.Path, work: pathlib.Path):
           'report_bench', '--data', str(data), '--out', str(work / 'report'), '--results',
           str(work / 'report_results.json'), '--slices', str(REPORT_SLICES), '--loads', '2',
           '--', '--units', '8', '--embedding-dim', '8', '--vocab-size', '500', '--min-auc', '0'),
+      'windowing_bench': _bench_command(
+          'windowing_bench', '--sizes', str(WINDOWING_ROWS), '--modes', 'in_memory', '--transform-max-rows',
+          str(WINDOWING_ROWS), '--reference-max-rows', str(WINDOWING_ROWS), '--out', str(work / 'windowing'),
+          '--results', str(work / 'windowing_results.json')),
   }
 
 
@@ -179,6 +185,30 @@ def test_beam_bench_table():
   assert '| Transform (Beam) | 10.0 s | 30.0 s |' in text and '| Trainer | 20.0 s | 20.0 s |' in text
   assert beam_bench.parse_mode('in_memory=') == ('in_memory', ())
   assert beam_bench.parse_mode('mp=--a=1 --b=2') == ('mp', ('--a=1', '--b=2'))
+
+
+def test_windowing_bench_series_and_table(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bench import windowing_bench  # pylint: disable=g-import-not-at-top
+  path = tmp_path / 'rows.tfrecord'
+  assert windowing_bench.write_series(path, 300) == 300
+  examples = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path))]
+  assert len(examples) == 300
+  assert set(examples[0].features.feature) == {'datetime', *windowing_bench.NUMERIC, *windowing_bench.CATEGORICAL}
+  stamps = [e.features.feature['datetime'].bytes_list.value[0] for e in examples]
+  assert stamps[:2] == [b'2010-01-01 03:00:00', b'2010-01-01 04:00:00']  # hours 0-2: the first gap
+  assert sum(not e.features.feature['pm2.5'].int64_list.value for e in examples) == 0  # first stretch at 980
+  record = lambda rows, mode, block_steps, seconds, peak: {  # noqa: E731
+      'rows': rows, 'mode': mode, 'block_steps': block_steps, 'windowing_seconds': seconds,
+      'transform_seconds': None, 'peak_rss_mb': {'windowing': peak},
+      'rows_per_group': {'max': min(rows, 4120) if block_steps else rows}}
+  records = [record(10**4, 'in_memory', 4096, 2.0, 600), record(10**6, 'in_memory', 4096, 150.0, 900),
+             record(10**6, 'in_memory', 0, 120.0, 3000)]
+  text = windowing_bench.table(records)
+  assert '| 1,000,000 | blocks of 4096 | 4,120 rows | 150.0 s | 900 |  |  |' in text
+  assert '| 1,000,000 | whole series (before) | 1,000,000 rows | 120.0 s | 3,000 |  |  |' in text
+  assert windowing_bench.growth(records) == {
+      'in_memory': {'1000000': {'rows_ratio': 100.0, 'time_ratio': 75.0, 'peak_ratio': 1.5}}}
 
 
 def test_imdb_reviews_become_tab_separated_rows(tmp_path):
@@ -273,9 +303,9 @@ def launched(tmp_path_factory):
   work = tmp_path_factory.mktemp('bench_smoke')
   commands = _bench_commands(make_tiny_data(work / 'data'), work)
   # Start order balances the two slots: translate, then forecast (re-scoring the Beam bench's run) on one;
-  # the Beam bench, then sentiment and the report bench, on the other.
+  # the Beam bench, then sentiment and the report bench, on the other; the windowing bench (about a minute) last.
   jobs = _BenchJobs({name: commands[name] for name in ('translate_bench', 'beam_bench', 'sentiment_bench',
-                                                      'forecast_bench', 'report_bench')},
+                                                      'forecast_bench', 'report_bench', 'windowing_bench')},
                     {'forecast_bench': ('beam_bench',)}, work)
   yield jobs
   jobs.stop()
@@ -345,3 +375,18 @@ def test_report_bench(launched):
   assert len(results['browser_load_ms']) == 2 and results['browser_problems'] == []
   page = (launched.work / 'report' / f"{results['run_id']}.html").read_text(encoding='utf-8')
   assert f'topic = topic-{REPORT_SLICES - 1:03d}' in page
+
+
+@pytest.mark.e2e
+def test_windowing_bench(launched):
+  output = launched.wait('windowing_bench')
+  results = _results(launched.work / 'windowing_results.json')
+  assert results == _results(launched.work / 'windowing' / 'results.json')
+  by_path = {r['block_steps']: r for r in results['records']}
+  assert set(by_path) == {results['block_steps'], 0} and results['block_steps'] > 0
+  blocks, whole = by_path[results['block_steps']], by_path[0]
+  assert blocks['windows'] == whole['windows'] and blocks['windows']['train'] > 0 and blocks['errors'] == []
+  assert blocks['windowing_seconds'] > 0 and blocks['transform_seconds'] > 0 and whole['transform_seconds'] is None
+  assert blocks['peak_rss_mb']['windowing'] > 0 and blocks['peak_rss_mb']['transform'] > 0
+  assert blocks['rows_per_group']['max'] <= WINDOWING_ROWS == whole['rows_per_group']['max']
+  assert f'| {WINDOWING_ROWS} | blocks of {results["block_steps"]} |' in output

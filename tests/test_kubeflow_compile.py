@@ -221,3 +221,14 @@ def test_dockerfile_installs_every_package_and_the_entry_point():
   assert kubeflow_runner.DEFAULT_IMAGE.split(':')[0] in dockerfile  # `docker build -t tfx-lstm .`
   args = cli.build_parser().parse_args(['compile', 'forecast', '--output', 'p.yaml', '--pipeline-root', ROOT])
   assert args.image == kubeflow_runner.DEFAULT_IMAGE
+
+
+def test_recurring_run_from_the_yaml_form(compiled, tmp_path):
+  from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  path = kubeflow_runner.write_recurring_run(compiled['sentiment', 'yaml'], '0 3 * * *',
+                                             str(tmp_path / 'nightly.json'))
+  with open(path) as f:
+    body = json.load(f)
+  assert body['pipeline_spec'] == _spec(compiled, 'sentiment')
+  assert body['trigger']['cron_schedule']['cron'] == '0 0 3 * * *'
+  assert 'pipeline_root' not in body['runtime_config']  # the spec alone names none: KFP's default root
