@@ -128,6 +128,12 @@ def test_smoke_test_push_retention_and_load_back_on_ram(trainer_output, ram):
   assert atomic_pusher.version_directories(base) == versions[1:]
   assert sorted(n.rstrip('/') for n in tf.io.gfile.listdir(base)) == versions[1:]
   assert tf.io.gfile.glob(f'{base}/{versions[0]}/*') == []
+  # The other readers of a remote serving root: `predict --model` and the Kubeflow profile's LatestServedModel.
+  from components.served_model import copy_served_model  # pylint: disable=g-import-not-at-top
+  from predict import resolve_model_dir  # pylint: disable=g-import-not-at-top
+  assert resolve_model_dir(base) == f'{base}/{versions[-1]}'
+  assert copy_served_model(base, f'{ram}/LatestServedModel/model/3') == versions[-1]
+  assert tf.io.gfile.exists(f'{ram}/LatestServedModel/model/3/Format-Serving/saved_model.pb')
   source_files = _tree(os.path.join(model.uri, 'Format-Serving'))
   for version in versions[1:]:
     assert _tree(f'{base}/{version}') == sorted(source_files + [COMPLETE_MARKER])
