@@ -529,6 +529,9 @@ def compile_kubeflow(args) -> int:
     raise UserError(f'--output {args.output}: end it in .yaml (KFP pipeline spec) or .json (Vertex PipelineJob)')
   if args.keep_versions < 1:
     raise UserError(f'--keep-versions must be at least 1, got {args.keep_versions}')
+  if args.schema and '://' not in args.schema and not args.schema.startswith(f'{os.path.dirname(IMAGE_DATA_ROOT)}/'):
+    raise UserError(f'--schema {args.schema}: the Kubeflow steps read it, so give a URI they reach '
+                    f'(gs://BUCKET/schema.pbtxt) or a path inside the image ({os.path.dirname(IMAGE_DATA_ROOT)}/...)')
   bundled = {'forecast': BUNDLED_FORECAST_DATA, 'sentiment': BUNDLED_SENTIMENT_DATA,
              'translate': BUNDLED_TRANSLATE_DATA}[args.task]
   # The cluster reads --data; the columns and layout are checked here, on a local copy laid out the same way.

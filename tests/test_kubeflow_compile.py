@@ -161,6 +161,9 @@ def test_compile_command_errors_write_nothing(tmp_path):
   remote = run_cli('compile', 'sentiment', '--output', str(tmp_path / 'p.yaml'), '--pipeline-root', ROOT,
                    '--data', 'gs://bucket/reviews')
   assert remote.returncode == 2 and '--data-sample' in remote.stderr
+  local_schema = run_cli('compile', 'sentiment', '--output', str(tmp_path / 'p.yaml'), '--pipeline-root', ROOT,
+                         '--schema', 'schema.pbtxt')
+  assert local_schema.returncode == 2 and 'gs://BUCKET/schema.pbtxt' in local_schema.stderr
   assert os.listdir(tmp_path) == []
 
 
