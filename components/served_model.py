@@ -12,6 +12,7 @@ The Pusher publishes the Trainer's warm-start state with each version (`<version
 Model also warm-starts the next Trainer.
 """
 import os
+import re
 from typing import Any, Dict, List
 
 from absl import logging
@@ -29,6 +30,7 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components.atomic_pusher import COMPLETE_MARKER
 from components.atomic_pusher import WARM_START_DIR
 from components.atomic_pusher import version_directories
 
@@ -43,13 +45,14 @@ def copy_served_model(serving_root: str, model_uri: str) -> str:
   if not versions:
     return ''
   version = versions[-1]
-  source = os.path.join(serving_root, version)
-  serving_dir = path_utils.serving_model_dir(model_uri)
-  io_utils.copy_dir(source, serving_dir)
-  published_state = os.path.join(serving_dir, WARM_START_DIR)
+  source = os.path.join(serving_root, version).rstrip('/')
+  published_state = os.path.join(source, WARM_START_DIR)
   if fileio.isdir(published_state):
     io_utils.copy_dir(published_state, os.path.join(model_uri, WARM_START_DIR))
-    fileio.rmtree(published_state)
+  # The SavedModel alone: the warm-start state went beside it above, and a remote version's marker is not a
+  # model file.
+  not_model = [rf'^{re.escape(path)}(/|$)' for path in (published_state, os.path.join(source, COMPLETE_MARKER))]
+  io_utils.copy_dir(source, path_utils.serving_model_dir(model_uri), deny_regex_patterns=not_model)
   return version
 
 

@@ -215,8 +215,10 @@ def test_dockerfile_installs_every_package_and_the_entry_point():
   assert stages[-1].startswith('base AS app')  # the default target: `docker build -t tfx-lstm .`
   assert re.search(r'^ENTRYPOINT \["(.+)"\]$', stages[-1], re.M).group(1) == script
   worker = next(stage for stage in stages if stage.startswith('base AS beam-worker'))
-  beam = re.search(r'"apache-beam\[gcp\]==([\d.]+)"', open(os.path.join(REPO, 'pyproject.toml')).read()).group(1)
-  python = '.'.join(open(os.path.join(REPO, '.python-version')).read().strip().split('.')[:2])
+  beam = project['project']['dependencies']
+  beam = next(d for d in beam if d.startswith('apache-beam[gcp]==')).split('==')[1]
+  with open(os.path.join(REPO, '.python-version')) as f:
+    python = '.'.join(f.read().strip().split('.')[:2])
   assert f'apache/beam_python{python}_sdk:{beam} /opt/apache/beam' in worker  # the pinned Beam's worker boot
   workdir = re.search(r'^WORKDIR (\S+)$', dockerfile, re.M).group(1)
   assert cli.IMAGE_DATA_ROOT == f'{workdir}/data'

@@ -134,6 +134,7 @@ def test_smoke_test_push_retention_and_load_back_on_ram(trainer_output, ram):
   assert resolve_model_dir(base) == f'{base}/{versions[-1]}'
   assert copy_served_model(base, f'{ram}/LatestServedModel/model/3') == versions[-1]
   assert tf.io.gfile.exists(f'{ram}/LatestServedModel/model/3/Format-Serving/saved_model.pb')
+  assert not tf.io.gfile.exists(f'{ram}/LatestServedModel/model/3/Format-Serving/{COMPLETE_MARKER}')
   source_files = _tree(os.path.join(model.uri, 'Format-Serving'))
   for version in versions[1:]:
     assert _tree(f'{base}/{version}') == sorted(source_files + [COMPLETE_MARKER])
