@@ -138,16 +138,19 @@ def imdb_comparison(out: pathlib.Path, epochs: int) -> dict:
 
   # Theirs, as its module defines it (module file, 500 train steps, Beam multi-processing), in a fresh
   # process like ours, so both timings include interpreter start-up and imports.
+  # The program is a constant and the paths are its arguments: no code is built from paths.
   launch = (
+      'import sys\n'
       'from tfx.examples.imdb import imdb_pipeline_native_keras as theirs\n'
       'from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner\n'
-      'BeamDagRunner().run(theirs._create_pipeline(pipeline_name="imdb_native_keras", '
-      f'pipeline_root={str(work / "theirs_root")!r}, data_root={str(work / "theirs_data")!r}, '
-      f'module_file={str(example_dir / "imdb_utils_native_keras.py")!r}, '
-      f'serving_model_dir={str(work / "theirs_serving")!r}, metadata_path={str(work / "theirs_metadata.db")!r}, '
+      'root, data, module, serving, metadata = sys.argv[1:]\n'
+      'BeamDagRunner().run(theirs._create_pipeline(pipeline_name="imdb_native_keras", pipeline_root=root, '
+      'data_root=data, module_file=module, serving_model_dir=serving, metadata_path=metadata, '
       'beam_pipeline_args=theirs._beam_pipeline_args))\n')
   started = time.time()
-  subprocess.run([sys.executable, '-c', launch], cwd=work, check=True, stdout=subprocess.DEVNULL,
+  subprocess.run([sys.executable, '-c', launch, str(work / 'theirs_root'), str(work / 'theirs_data'),
+                  str(example_dir / 'imdb_utils_native_keras.py'), str(work / 'theirs_serving'),
+                  str(work / 'theirs_metadata.db')], cwd=work, check=True, stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL)
   theirs_seconds = time.time() - started
   evaluation = sorted(glob.glob(str(work / 'theirs_root' / 'Evaluator' / 'evaluation' / '*')))[-1]

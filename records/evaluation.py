@@ -88,11 +88,26 @@ def _failure_in_words(failure) -> str:
   threshold = failure.metric_threshold
   value = failure.metric_value.double_value.value
   if threshold.HasField('value_threshold'):
-    return f'{failure.metric_key.name} = {value:.4g}, needs {_bound_in_words(threshold.value_threshold)}'
+    return (f'{failure.metric_key.name} = {value:.4g}, needs {_bound_in_words(threshold.value_threshold)}'
+            + _missed_by(value, threshold.value_threshold))
   if threshold.HasField('change_threshold'):
+    allowed = threshold.change_threshold.absolute.value
+    missed = (value - allowed if threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+              else allowed - value)
     return (f'{failure.metric_key.name} changed by {value:+.4g} vs the blessed baseline, allowed '
-            f'{threshold.change_threshold.absolute.value:+.4g}')
+            f'{allowed:+.4g}' + (f' (missed by {missed:.4g})' if missed > 0 else ''))
   return f'{failure.metric_key.name}: {failure.message}'
+
+
+def _missed_by(value: float, threshold) -> str:
+  """How far a value is outside a value threshold's bounds, as ' (missed by X)'; '' when that is not a number."""
+  misses = []
+  if threshold.HasField('lower_bound'):
+    misses.append(threshold.lower_bound.value - value)
+  if threshold.HasField('upper_bound'):
+    misses.append(value - threshold.upper_bound.value)
+  missed = max(misses, default=0.0)
+  return f' (missed by {missed:.4g})' if missed > 0 and missed != float('inf') else ''
 
 
 def _failures_in_words(validation) -> List[str]:

@@ -24,11 +24,11 @@ def _forecast_lines(sliced) -> List[str]:
   metrics = sliced.get((), {})
   lines = [f"  eval        MAE {_fmt(metrics.get('mae'))}  RMSE {_fmt(metrics.get('rmse'))}  "
            f"(persistence MAE {_fmt(metrics.get('persistence_mae'))}  RMSE {_fmt(metrics.get('persistence_rmse'))}; "
-           f"skill {metrics.get('forecast_skill', float('nan')):+.1%}) on {int(metrics.get('example_count', 0)):,} windows"]
+           f"skill {_fmt(metrics.get('forecast_skill'), '+.1%')}) on {int(metrics.get('example_count', 0)):,} windows"]
   months = _by_feature(sliced, 'target_month')
   if months:
     lines.append('  by month    ' + '  '.join(
-        f"{month}: skill {values.get('forecast_skill', float('nan')):+.1%}" for month, values in months))
+        f"{month}: skill {_fmt(values.get('forecast_skill'), '+.1%')}" for month, values in months))
   return lines
 
 
@@ -63,8 +63,24 @@ def _translate_lines(sliced) -> List[str]:
 _METRIC_LINES = {'forecast': _forecast_lines, 'sentiment': _sentiment_lines, 'translate': _translate_lines}
 
 
-def _fmt(value: Optional[float], spec: str = '.3f') -> str:
-  return 'n/a' if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+def _number(value) -> Optional[float]:
+  """A metric as a float, or None: metrics written as text ('inf', 'NaN' from JSON) or missing must not end the
+  summary in a traceback."""
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    return None
+  return None if math.isnan(number) else number
+
+
+def _fmt(value, spec: str = '.3f') -> str:
+  number = _number(value)
+  return 'n/a' if number is None else format(number, spec)
+
+
+def _count(value) -> str:
+  number = _number(value)
+  return 'n/a' if number is None or math.isinf(number) else f'{int(number):,}'
 
 
 def print_summary(task_name: str, run: RunRecord) -> None:
@@ -119,8 +135,8 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   if score is not None:
     test = read_score(score.uri)
     print(f"  test        MAE {_fmt(test['mae'])}  RMSE {_fmt(test['rmse'])}  (persistence MAE "
-          f"{_fmt(test['persistence_mae'])}  RMSE {_fmt(test['persistence_rmse'])}; skill {test['forecast_skill']:+.1%}) "
-          f"on {test['windows']:,} windows, scored after the push decision")
+          f"{_fmt(test['persistence_mae'])}  RMSE {_fmt(test['persistence_rmse'])}; skill {_fmt(test['forecast_skill'], '+.1%')}) "
+          f"on {_count(test['windows'])} windows, scored after the push decision")
 
   infra = run.output('InfraBlessing')
   if infra is not None and not run_record.artifact_property(infra, 'blessed'):
