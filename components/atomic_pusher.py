@@ -7,9 +7,11 @@ mid-copy leaves a partial version that a model server would pick up. Every path 
 and the model may be on a shared filesystem; what is atomic depends on where the serving root is:
 
 - **Local disk** (a path without a scheme, or `file://`): the model is copied into a hidden staging directory
-  beside the versions (`.staging-*`) and renamed to `<base>/<version>/`. `rename(2)` within one filesystem is
-  atomic: a reader (TF Serving, `tfx-lstm serving`/`predict`, pruning, rollback) sees either no version directory
-  or the whole one. Pruning renames a version out of the numeric namespace (`.removing-*`) before deleting it, so a
+  beside the versions (`.staging-*`), every file and directory of it is fsynced, and it is renamed to
+  `<base>/<version>/` (then the base directory is fsynced, so the new name survives a power cut too). `rename(2)`
+  within one filesystem is atomic: a reader (TF Serving, `tfx-lstm serving`/`predict`, pruning, rollback) sees
+  either no version directory or the whole one, and after a crash the version is there with all its data or not at
+  all. Pruning renames a version out of the numeric namespace (`.removing-*`) before deleting it, so a
   half-deleted version is never visible either. (An NFS mount counts as local: its rename is atomic on the server.)
 - **Object stores and other remote filesystems** (`gs://`, `s3://`, ...; `ram://` in the tests): there is no
   directory rename. `tf.io.gfile.rename` of a `gs://` directory copies and deletes each object in turn (not
@@ -35,10 +37,23 @@ with a `specific` version policy that you rewrite (one object, so atomic) once t
 serve from local disk that a sync job fills from `gs://` into a staging directory and renames (atomic locally).
 Renaming a staging *root* on `gs://` does not help: that rename is again a copy.
 
-Version numbers are the unix time, raised above every numeric directory present (complete or not). Locally a
-rename onto an existing version fails, so concurrent pushers (or a rollback) cannot take the same number. On an
-object store there is no create-if-absent through `tf.io.gfile`: two pushers that pick the same number at the
-same moment would mix their files. Runs of one task on one root are serialised by the run lock
+Every version holds `PUSH_COMPLETE`, a small JSON note `{version, source, pushed_at}`: remotely it is the commit
+point above; locally it is written into the staging directory before the rename, so it arrives with the version.
+Its `source` (the pushed SavedModel's directory) is what makes a re-run safe: see "Crashes" below.
+
+Crashes. A push killed half-way (SIGKILL, a machine going down) leaves, on local disk, a `.staging-*` directory
+that no reader takes for a version; the next push of the task removes such leftovers (and `.removing-*` ones of a
+killed prune) before it stages its own, and so does the start of the next local run (pipeline/recovery.py). A push
+killed after its rename but before TFX recorded the Pusher's execution leaves a whole new version that ML Metadata
+does not know about; the re-run's Pusher finds the newest version's `source` is the model it was given and records
+that version instead of copying the model again (no second version of one model). Runs of a task on one root are
+serialised by the run lock, so a leftover is never another push still in flight there.
+
+Version numbers are the unix time, raised above every numeric directory present (complete or not), so a clock set
+back (or behind another machine's) never makes a new push sort below an older one. Locally a rename onto an
+existing version fails, so concurrent pushers (or a rollback) cannot take the same number. On an object store
+there is no create-if-absent through `tf.io.gfile`: two pushers that pick the same number at the same moment would
+mix their files. Runs of one task on one root are serialised by the run lock
 (`<root>/locks/<task>.lock`, one machine); do not push one task from two machines at once.
 
 After a push the executor removes the oldest complete versions so that at most `keep_versions` remain (the
@@ -63,9 +78,12 @@ from tfx.utils import proto_utils
 KEEP_VERSIONS_KEY = 'keep_versions'
 DEFAULT_KEEP_VERSIONS = 5
 _RENAME_ATTEMPTS = 5  # another pusher (or a rollback) may take the same version number between check and rename
-# Written last into a version on a remote filesystem: the version is complete. Not written on local disk, where
-# the rename is the commit point (local version directories are exactly what they were before remote support).
+# A version's note {version, source, pushed_at}: written last on a remote filesystem (the version is complete), and
+# into the staging directory before the rename on local disk (the rename is the commit point there); both say which
+# model the version holds.
 COMPLETE_MARKER = 'PUSH_COMPLETE'
+# Hidden names beside the versions: a local copy in flight, and a version being deleted (module docstring).
+STAGING_PREFIX, REMOVING_PREFIX = '.staging-', '.removing-'
 WARM_START_DIR = 'warm_start'  # trainer/common.py's folder beside Format-Serving; published as <version>/warm_start/
 _SAVED_MODEL_FILES = ('saved_model.pb', 'saved_model.pbtxt')  # what makes a directory a SavedModel: copied last
 
@@ -115,6 +133,68 @@ def version_directories(base_directory: str) -> List[str]:
   return [v for v in versions if fileio.exists(os.path.join(base_directory, v, COMPLETE_MARKER))]
 
 
+def _local_path(path: str) -> str:
+  """A local path as the os module takes it (`file:///srv/x` -> `/srv/x`)."""
+  return path[len('file://'):] if path.startswith('file://') else path
+
+
+def _fsync(path: str, directory: bool = False) -> None:
+  fd = os.open(_local_path(path), os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
+def _fsync_tree(top: str) -> None:
+  """fsyncs every file and directory under `top` (local disk), deepest first: a rename published after this
+  cannot outlive its contents in a crash."""
+  for directory, _, files in os.walk(_local_path(top), topdown=False):
+    for name in files:
+      _fsync(os.path.join(directory, name))
+    _fsync(directory, directory=True)
+
+
+def remove_leftovers(base_directory: str) -> List[str]:
+  """Removes what killed pushes and prunes left on local disk (`.staging-*`, `.removing-*`); returns their names.
+
+  Call only while no other push or prune of this base directory runs (the run lock; module docstring): a leftover
+  cannot be told apart from a copy in flight. No-op on a remote filesystem, which has no staging directories.
+  """
+  if not is_local(base_directory) or not fileio.isdir(base_directory):
+    return []
+  removed = []
+  for name in sorted(n.rstrip('/') for n in fileio.listdir(base_directory)):
+    path = os.path.join(base_directory, name)
+    if name.startswith((STAGING_PREFIX, REMOVING_PREFIX)) and fileio.isdir(path):
+      fileio.rmtree(path)
+      removed.append(name)
+  return removed
+
+
+def pushed_source(version_dir: str) -> Optional[str]:
+  """The model directory a version was copied from, as its PUSH_COMPLETE note says; None without a readable one
+  (a version pushed before the note existed locally)."""
+  try:
+    with fileio.open(os.path.join(version_dir, COMPLETE_MARKER), 'r') as f:
+      return str(json.loads(f.read())['source'])
+  except Exception:  # pylint: disable=broad-except  (missing: NotFoundError or OSError by plugin; bad JSON)
+    return None
+
+
+def newest_push_of(base_directory: str, source_dir: str) -> Optional[str]:
+  """The newest complete version under `base_directory` if it was copied from `source_dir`, else None."""
+  versions = version_directories(base_directory)
+  if not versions:
+    return None
+  source = pushed_source(os.path.join(base_directory, versions[-1]))
+  return versions[-1] if source is not None and source.rstrip('/') == source_dir.rstrip('/') else None
+
+
+def _marker_text(version: str, source_dir: str) -> str:
+  return json.dumps({'version': version, 'source': source_dir, 'pushed_at': int(time.time())})
+
+
 def _copy_model(source_dir: str, destination: str) -> None:
   """Copies a SavedModel directory file by file, `saved_model.pb` after everything else; a source's completion
   marker is not copied (the caller writes the destination's own once the copy is whole)."""
@@ -150,15 +230,23 @@ def _copy_with_extras(source_dir: str, destination: str, extra_dirs: Mapping[str
 
 def _copy_version_by_rename(source_dir: str, base_directory: str,
                             extra_dirs: Mapping[str, str]) -> Tuple[str, str]:
-  """Local disk: copy into a staging directory beside the versions, then rename it into place (atomic)."""
-  staging = os.path.join(base_directory, f'.staging-{int(time.time())}-{uuid.uuid4().hex[:8]}')  # unique per call
+  """Local disk: copy into a staging directory beside the versions, fsync it, then rename it into place (atomic)."""
+  staging = os.path.join(base_directory, f'{STAGING_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:8]}')  # unique
+  marker = os.path.join(staging, COMPLETE_MARKER)
   try:
     _copy_with_extras(source_dir, staging, extra_dirs)
+    _fsync_tree(staging)
     for attempt in range(_RENAME_ATTEMPTS):
       version = _next_version(base_directory)
       final = os.path.join(base_directory, str(version))
+      with open(_local_path(marker), 'w', encoding='utf-8') as f:  # the version's number is known only now
+        f.write(_marker_text(str(version), source_dir))
+        f.flush()
+        os.fsync(f.fileno())
+      _fsync(staging, directory=True)  # the note's directory entry
       try:
         fileio.rename(staging, final)
+        _fsync(base_directory, directory=True)  # the rename itself, durable
         return str(version), final
       except Exception:  # pylint: disable=broad-except  (the filesystem plugin picks the class: OSError, tf's OpError)
         # Lost a race for this number to a concurrent push: pick the next one, unless the rename failed otherwise.
@@ -180,7 +268,7 @@ def _copy_version_with_marker(source_dir: str, base_directory: str,
   try:
     _copy_with_extras(source_dir, final, extra_dirs)
     with fileio.open(os.path.join(final, COMPLETE_MARKER), 'w') as f:
-      f.write(json.dumps({'version': str(version), 'source': source_dir, 'pushed_at': int(time.time())}))
+      f.write(_marker_text(str(version), source_dir))
   except BaseException:
     try:  # best effort: without its marker the partial copy is invisible to every reader but TF Serving anyway
       if fileio.exists(final):
@@ -197,9 +285,9 @@ def copy_version(source_dir: str, base_directory: str,
   of `extra_dirs` ({name: directory}) as `<version>/<name>/` (a SavedModel loader ignores other directories).
 
   On local disk by copy-to-staging-then-rename; on a remote filesystem by copying in place and writing the
-  completion marker last (module docstring). The version is the current unix time, raised above every existing
-  numeric directory so the copy is always the newest one (the one a model server serves) even when the clock is
-  behind an earlier push. Returns (version, path).
+  completion marker last (module docstring); either way the version's PUSH_COMPLETE note names `source_dir`. The
+  version is the current unix time, raised above every existing numeric directory so the copy is always the newest
+  one (the one a model server serves) even when the clock is behind an earlier push. Returns (version, path).
   """
   fileio.makedirs(base_directory)
   if is_local(base_directory):
@@ -218,7 +306,7 @@ def _unpublish(base_directory: str, version: str) -> bool:
   """
   path = os.path.join(base_directory, version)
   if is_local(base_directory):
-    doomed = os.path.join(base_directory, f'.removing-{version}-{uuid.uuid4().hex[:8]}')
+    doomed = os.path.join(base_directory, f'{REMOVING_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
     try:
       fileio.rename(path, doomed)
     except Exception as e:  # pylint: disable=broad-except  (OSError or tf's OpError, by filesystem plugin)
@@ -269,7 +357,8 @@ def prune_versions(base_directory: str, keep: int, protect: Sequence[str] = ()) 
 
 class AtomicPushExecutor(pusher_executor.Executor):
   """Pushes a blessed model to `<base_directory>/<unix time>/` (by copy-then-rename on local disk, by copy then
-  completion marker elsewhere: module docstring), then prunes old versions."""
+  completion marker elsewhere: module docstring), then prunes old versions. Before staging it removes what killed
+  pushes left, and a model the newest version already holds (a push whose record was lost) is not copied again."""
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
@@ -283,6 +372,16 @@ class AtomicPushExecutor(pusher_executor.Executor):
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     base = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
+    leftovers = remove_leftovers(base)  # Kubeflow has no CLI run to do it (pipeline/recovery.py)
+    if leftovers:
+      logging.info('Removed what earlier pushes left unfinished in %s: %s', base, ', '.join(leftovers))
+    version = newest_push_of(base, model_path)
+    if version is not None:
+      logging.info('Model %s already pushed as version %s (a re-run after the push was not recorded)',
+                   model_path, version)
+      self._MarkPushed(pushed_model, pushed_destination=os.path.join(base, version), pushed_version=version)
+      prune_versions(base, keep, protect=[version])
+      return
     # The Trainer's warm-start state (trainer/common.py) beside the SavedModel, so that a copy of the served
     # version can warm-start the next Trainer where no resolver can find the Model (components/served_model.py).
     warm_start = os.path.join(os.path.dirname(model_path.rstrip('/')), WARM_START_DIR)

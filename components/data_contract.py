@@ -11,6 +11,9 @@ Formats:
   - Anything else (tab by default): split on the delimiter and nothing else, no quoting rules, because SST-2 and
     the Tatoeba pairs have sentences with bare `"` that a quote-aware reader would merge across lines.
 Every error names the file and line (and the column where there is one).
+
+Numbers: a missing value is an empty cell or NA, null or none (any case); `nan`, `inf` and the like are values
+that are not finite numbers, an error (a spreadsheet's or a program's failure written out, not a measurement).
 """
 import csv
 import dataclasses
@@ -32,7 +35,11 @@ class DataContractError(ValueError):
 # ----------------------------------------------------------------------------------------------------
 # Values.
 
-MISSING_TOKENS = frozenset(['', 'na', 'nan', 'null', 'none'])
+MISSING_TOKENS = frozenset(['', 'na', 'null', 'none'])
+
+
+class NotFiniteError(DataContractError):
+  """A numeric cell that parses as a number but is not a finite one (nan, inf)."""
 
 
 def parse_timestamp(value) -> int:
@@ -64,9 +71,9 @@ def format_timestamp(seconds: int) -> str:
 
 
 def parse_number(value) -> float:
-  """A numeric cell (text, bytes or number) -> float; missing markers ('', NA, NaN, null) -> nan.
+  """A numeric cell (text, bytes or number) -> float; missing markers ('', NA, null, none) -> nan.
 
-  Raises DataContractError for anything else."""
+  Raises DataContractError for text that is not a number, NotFiniteError for nan, inf and overflowing values."""
   if value is None:
     return math.nan
   if isinstance(value, (bytes, str)):
@@ -74,14 +81,28 @@ def parse_number(value) -> float:
     if text.lower() in MISSING_TOKENS:
       return math.nan
     try:
-      return float(text)
+      number = float(text)
     except ValueError:
       raise DataContractError(f'{text!r} is not a number') from None
+    if not math.isfinite(number):
+      raise NotFiniteError(f'{text!r} is not a finite number (write a missing value as an empty cell or NA)')
+    return number
   return float(value)
+
+
+def _duration(seconds: int) -> str:
+  for unit, size in (('day', 86400), ('hour', 3600), ('minute', 60)):
+    if seconds % size == 0:
+      count = seconds // size
+      return f'{count} {unit}' + ('s' if count != 1 else '')
+  return f'{seconds} seconds'
 
 
 # ----------------------------------------------------------------------------------------------------
 # Delimited text files.
+
+MAX_LINE_CHARS = 100_000  # sentiment and forecast: far above any review or CSV row; a longer line is a broken file
+
 
 @dataclasses.dataclass(frozen=True)
 class TextFormat:
@@ -95,6 +116,14 @@ class TextFormat:
   allowed_values: Dict[str, Tuple[int, ...]] = dataclasses.field(default_factory=dict)
   non_empty: Tuple[str, ...] = ()
   max_line_chars: int = 0  # > 0: longer lines are an error (a file that is not one record a line)
+  max_fields: int = 0  # without a header: fields after `columns` up to this many are ignored (0: any number)
+  # Time order, checked per file and per series: with a time column, each series' rows must be in time order
+  # (oldest or newest first) without repeated timestamps, and no gap may miss more than `max_gap_steps` steps
+  # of `step_seconds` (0: the series' most common spacing in the file). 0 max_gap_steps: gaps are not checked.
+  time_column: str = ''
+  series_column: str = ''
+  step_seconds: int = 0
+  max_gap_steps: int = 0
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -126,6 +155,24 @@ def format_for(path: str, delimiter: Optional[str] = None) -> Tuple[str, bool]:
   return delimiter, is_csv or delimiter == ','
 
 
+# Text saved as UTF-16 (Excel's "Unicode Text", Windows tools) starts with one of these byte-order marks.
+_UTF16_MARKS = (b'\xff\xfe', b'\xfe\xff')
+
+
+def _check_text(content: bytes, name: str) -> None:
+  """Rejects a file that is not text (an image, an archive, UTF-16) before decoding it: NUL bytes never occur in
+  UTF-8 text, and a UTF-8 decode error about such a file would point at the wrong problem."""
+  if content.startswith(_UTF16_MARKS):
+    raise DataContractError(f'{name} line 1: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); '
+                            'save it as UTF-8')
+  nul = content.find(b'\0')
+  if nul >= 0:
+    line = content.count(b'\n', 0, nul) + 1
+    column = nul - (content.rfind(b'\n', 0, nul) + 1) + 1
+    raise DataContractError(f'{name} line {line}: looks like a binary file, not text (a NUL byte at byte {column} '
+                            'of the line; an image, a compressed archive or a database file?)')
+
+
 def _decode(content: bytes, name: str) -> str:
   try:
     return content.decode('utf-8')
@@ -143,8 +190,8 @@ def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[in
       line = line.rstrip('\r')
       if len(line) > text_format.max_line_chars:
         raise DataContractError(f'{name} line {number}: {len(line):,} characters, more than the '
-                                f'{text_format.max_line_chars:,} allowed for one record (raise the limit if such '
-                                'lines are intended)')
+                                f'{text_format.max_line_chars:,} allowed for one line (not a file of one '
+                                'record per line?)')
   if not text_format.quoting:
     for number, line in enumerate(text.split('\n'), start=1):
       line = line.rstrip('\r')
@@ -168,26 +215,41 @@ def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[in
       yield first_line, fields
 
 
+def _expected_fields(columns: Sequence[str], text_format: TextFormat, too_many: bool) -> str:
+  expected = f'expected {len(columns)} ({", ".join(columns)})'
+  if too_many and not text_format.header:
+    expected += f' and at most {text_format.max_fields - len(columns)} more (ignored)'
+  return expected
+
+
 def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
   """Yields (line number, {column: value}) for every record of one file's bytes; raises DataContractError.
 
   Values are strings, ints for `int_columns`, floats (None when missing) for `float_columns`. With a header every
-  header column is in the dict; without one, the fields are named by `columns` and extra fields are ignored.
+  header column is in the dict; without one, the fields are named by `columns` and extra fields (up to
+  `max_fields`) are ignored. A file without data rows is an error. With a `time_column`, the time order is
+  checked as the rows are read, and the gaps once the whole file is (see TextFormat).
   """
   if not content.strip():
     raise DataContractError(f'{name} is empty: expected ' + ('a header row and ' if text_format.header else '')
                             + 'data rows')
+  _check_text(content, name)
   text = _decode(content, name).removeprefix('\ufeff')  # a UTF-8 byte-order mark is not part of a name
   columns: Optional[List[str]] = None if text_format.header else list(text_format.columns)
+  header_line = 0
+  time_order = _TimeOrder(name, text_format) if text_format.time_column else None
+  rows = 0
   for number, fields in _records(text, name, text_format):
     where = f'{name} line {number}'
     if columns is None:
-      columns = [c.strip() for c in fields]
+      columns, header_line = [c.strip() for c in fields], number
       _check_header(columns, where, name, text_format)
       continue
-    if len(fields) < len(columns) or (text_format.header and len(fields) > len(columns)):
-      raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), expected '
-                              f'{len(columns)} ({", ".join(columns)})')
+    too_many = (len(fields) > len(columns) if text_format.header
+                else 0 < text_format.max_fields < len(fields))
+    if len(fields) < len(columns) or too_many:
+      raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), '
+                              + _expected_fields(columns, text_format, too_many))
     row: Dict[str, Any] = dict(zip(columns, fields))
     for column in text_format.non_empty:
       if not row[column].strip():
@@ -206,9 +268,88 @@ def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[T
       except DataContractError as e:
         raise DataContractError(f'{where} column {column!r}: {e}') from None
       row[column] = None if math.isnan(number_value) else number_value
+    if time_order is not None:
+      time_order.add(number, row)
+    rows += 1
     yield number, row
   if columns is None:
     raise DataContractError(f'{name} is empty: expected a header row')
+  if not rows:
+    raise DataContractError(f'{name} has a header (line {header_line}) but no data rows' if text_format.header
+                            else f'{name} has no data rows')
+  if time_order is not None:
+    time_order.check_gaps()
+
+
+@dataclasses.dataclass
+class _SeriesOrder:
+  """What the time-order check keeps of one series in one file: its last row and its spacings."""
+  timestamp: int
+  line: int
+  direction: int = 0  # +1: oldest first, -1: newest first, 0: not known yet (one row so far)
+  # spacing in seconds -> [count, (earlier line, later line, earlier timestamp) of its first occurrence]
+  spacings: Dict[int, list] = dataclasses.field(default_factory=dict)
+
+
+class _TimeOrder:
+  """The per-file, per-series time-order check of `parse_rows` (see TextFormat). Memory: one entry per series
+  and distinct spacing, not per row."""
+
+  def __init__(self, name: str, text_format: TextFormat):
+    self._name, self._format = name, text_format
+    self._series: Dict[str, _SeriesOrder] = {}
+
+  def _which(self, series: str) -> str:
+    return f' (series {series!r})' if self._format.series_column else ''
+
+  def add(self, line: int, row: Dict[str, Any]) -> None:
+    column = self._format.time_column
+    try:
+      timestamp = parse_timestamp(row[column])
+    except DataContractError as e:
+      raise DataContractError(f'{self._name} line {line} column {column!r}: {e}') from None
+    series = row[self._format.series_column] if self._format.series_column else ''
+    last = self._series.get(series)
+    if last is None:
+      self._series[series] = _SeriesOrder(timestamp, line)
+      return
+    if timestamp == last.timestamp:
+      raise DataContractError(
+          f'{self._name} lines {last.line} and {line}: two rows at {format_timestamp(timestamp)} UTC'
+          f'{self._which(series)} (local times with daylight saving repeat an hour: use UTC or an offset)')
+    direction = 1 if timestamp > last.timestamp else -1
+    if last.direction and direction != last.direction:
+      raise DataContractError(
+          f'{self._name} line {line}: {format_timestamp(timestamp)} is {"later" if direction > 0 else "earlier"} '
+          f'than {format_timestamp(last.timestamp)} on line {last.line}{self._which(series)}, but the rows before '
+          f'it are {"oldest" if last.direction > 0 else "newest"} first: rows must be in time order')
+    spacing = abs(timestamp - last.timestamp)
+    entry = last.spacings.get(spacing)
+    if entry is None:
+      last.spacings[spacing] = [1, (last.line, line, min(timestamp, last.timestamp))]
+    else:
+      entry[0] += 1
+    last.timestamp, last.line, last.direction = timestamp, line, direction
+
+  def check_gaps(self) -> None:
+    """Raises for the first gap (in line order) that misses more than `max_gap_steps` steps."""
+    limit = self._format.max_gap_steps
+    if not limit:
+      return
+    for series, order in self._series.items():
+      if not order.spacings:
+        continue
+      # The step as the windowing finds it: configured, or the most common spacing (ties: the smallest).
+      step = self._format.step_seconds or min(order.spacings.items(), key=lambda kv: (-kv[1][0], kv[0]))[0]
+      too_long = [(lines, spacing) for spacing, (_, lines) in order.spacings.items() if spacing // step - 1 > limit]
+      if too_long:
+        (first_line, second_line, after), spacing = min(too_long)
+        raise DataContractError(
+            f'{self._name} lines {first_line}-{second_line}: no rows between {format_timestamp(after)} and '
+            f'{format_timestamp(after + spacing)}{self._which(series)}, {spacing // step - 1:,} missing steps of '
+            f'{_duration(step)}: a gap longer than the {limit} steps allowed (--max-gap-steps, default: --window). '
+            'Missing or misdated rows? If the gap is real, add its time steps with empty values, or raise '
+            '--max-gap-steps')
 
 
 def _check_header(columns: List[str], where: str, name: str, text_format: TextFormat) -> None:
@@ -231,15 +372,8 @@ def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[st
 
 
 def check_files(paths: Sequence[str], text_format: TextFormat) -> int:
-  """Reads every file once; returns the number of rows. A file without rows is an error."""
-  rows = 0
-  for path in paths:
-    file_rows = sum(1 for _ in read_rows(path, text_format))
-    if not file_rows:
-      raise DataContractError(f'{path} has a header but no data rows' if text_format.header
-                              else f'{path} has no data rows')
-    rows += file_rows
-  return rows
+  """Reads every file once; returns the number of rows (`parse_rows` rejects a file without any)."""
+  return sum(sum(1 for _ in read_rows(path, text_format)) for path in paths)
 
 
 def _require_directory(data_root: str) -> None:
@@ -371,16 +505,21 @@ class ForecastData:
 @dataclasses.dataclass
 class _ColumnScan:
   numeric: int = 0
-  first_text: Optional[str] = None  # 'file line N: value' of the first non-numeric value
+  first_text: Optional[str] = None  # "file line N column 'C': 'value'" of the first non-numeric value
+  first_not_finite: Optional[str] = None  # the error naming the first nan/inf, should the column be numeric
 
 
 def check_forecast_data(data_root: str, time_column: str, target: str, features: Optional[Sequence[str]] = None,
-                        series_column: str = '', directories: Sequence[str] = ()) -> ForecastData:
+                        series_column: str = '', directories: Sequence[str] = (), max_gap_steps: int = 0,
+                        step_seconds: int = 0) -> ForecastData:
   """Reads every `*.csv` of `data_root` (or of each of `directories`: the spans a run reads) once (CSV quoting,
   one header for all files); raises DataContractError naming file, line and column on bad input.
 
   Features default to every column but the time and series columns; a column whose values are all non-numeric
-  is categorical, one with numbers and some non-numeric values is an error.
+  is categorical, one with numbers and some non-numeric values is an error, and so is a nan or inf in a numeric
+  column. Each file's rows must be in time order per series, without repeated timestamps or a gap of more than
+  `max_gap_steps` steps (0: any gap) of `step_seconds` (0: the most common spacing); the returned text format
+  makes ExampleGen check the same.
   """
   _require_directory(data_root)
   files = []
@@ -390,48 +529,58 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
       raise DataContractError(f'no *{CSV_EXTENSION} files in {directory}')
     files += found
   wanted = [time_column, target] + list(features or []) + ([series_column] if series_column else [])
-  scan_format = TextFormat(columns=tuple(dict.fromkeys(wanted)), delimiter=',', quoting=True)
+  time_order = dict(time_column=time_column, series_column=series_column, step_seconds=step_seconds,
+                    max_gap_steps=max_gap_steps)
+  scan_format = TextFormat(columns=tuple(dict.fromkeys(wanted)), delimiter=',', quoting=True,
+                           non_empty=(time_column,), max_line_chars=MAX_LINE_CHARS, **time_order)
   header: Optional[List[str]] = None
   scans: Dict[str, _ColumnScan] = {}
   rows = 0
   for path in files:
-    name, file_rows = os.path.basename(path), 0
-    for line, row in read_rows(path, scan_format):
+    name = os.path.basename(path)
+    for line, row in read_rows(path, scan_format):  # parse_rows checks the time column and the time order
       if header is None:
         header = list(row)
         scans = {c: _ColumnScan() for c in header}
       elif list(row) != header:
         raise DataContractError(f'{path}: header {list(row)} differs from {files[0]}: {header}')
-      file_rows += 1
+      rows += 1
       for column, value in row.items():
         if column == time_column:
-          try:
-            parse_timestamp(value)
-          except DataContractError as e:
-            raise DataContractError(f'{name} line {line} column {time_column!r}: {e}') from None
           continue
         scan = scans[column]
         try:
           number = parse_number(value)
+        except NotFiniteError as e:
+          if scan.first_not_finite is None:
+            scan.first_not_finite = f'{name} line {line} column {column!r}: {e}'
+          continue
         except DataContractError:
           if scan.first_text is None:
-            scan.first_text = f'{name} line {line}: {value!r}'
+            scan.first_text = f'{name} line {line} column {column!r}: {value!r}'
           continue
         scan.numeric += not math.isnan(number)
-    if not file_rows:
-      raise DataContractError(f'{path} has a header but no data rows')
-    rows += file_rows
-  return _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows, files)
+  text_format = TextFormat(columns=(), delimiter=',', quoting=True, non_empty=(time_column,),
+                           max_line_chars=MAX_LINE_CHARS, **time_order)
+  return _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows, files,
+                                   text_format)
 
 
-def _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows,
-                              files) -> ForecastData:
+def _resolve_forecast_columns(scans, header, time_column, target, features, series_column, rows, files,
+                              text_format: TextFormat) -> ForecastData:
+  """The feature columns and their types from the scan; `text_format`: ExampleGen's, completed here."""
+  # A column with only numbers (and missing values) is numeric, so a nan or inf in it is an error; in a text
+  # column the same word is just a category.
+  for column in header:
+    if scans[column].first_text is None and scans[column].first_not_finite:
+      raise DataContractError(scans[column].first_not_finite)
+
   def numeric_or_fail(column: str) -> bool:
     scan = scans[column]
     if scan.first_text is None:
       return True
     if scan.numeric:  # numbers with some text: a data error, not a categorical column
-      raise DataContractError(f'{scan.first_text} in column {column!r} is not a number '
+      raise DataContractError(f'{scan.first_text} is not a number '
                               f'({scan.numeric} other values of the column are)')
     return False
 
@@ -444,9 +593,10 @@ def _resolve_forecast_columns(scans, header, time_column, target, features, seri
   categorical = [c for c in chosen if c != target and c not in numeric]
   # Every numeric column of the files is written as a float feature (statistics see numbers), the rest as text.
   numeric_columns = tuple(c for c in header if c not in (time_column, series_column) and scans[c].first_text is None)
-  text_format = TextFormat(columns=tuple(dict.fromkeys([time_column, *numeric, *categorical]
-                                                        + ([series_column] if series_column else []))),
-                           delimiter=',', quoting=True, float_columns=numeric_columns, non_empty=(time_column,))
+  text_format = dataclasses.replace(
+      text_format, columns=tuple(dict.fromkeys([time_column, *numeric, *categorical]
+                                               + ([series_column] if series_column else []))),
+      float_columns=numeric_columns)
   return ForecastData(numeric, categorical, rows, files, text_format)
 
 
@@ -508,7 +658,7 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
                            int_columns=(label_column,), allowed_values={label_column: (0, 1)},
                            # Slice columns too: the schema is learned from the training split, where a column
                            # that always has a value becomes required; an eval row without one would stop the run.
-                           non_empty=(text_column, *slice_columns))
+                           non_empty=(text_column, *slice_columns), max_line_chars=MAX_LINE_CHARS)
   rows = check_files([os.path.join(data_root, f) for f in used], text_format)
   return SentimentData(input_splits, hash_splits, text_format, rows, f'{layout}; {text_format.description}')
 
@@ -533,14 +683,26 @@ SOURCE_COLUMN, TARGET_COLUMN = 'source', 'target'  # feature names of the first 
 
 
 def translate_format(max_line_chars: int = 1000) -> TextFormat:
+  # A third field is ignored: Tatoeba's (Anki's) files carry the pair's attribution there.
   return TextFormat(columns=(SOURCE_COLUMN, TARGET_COLUMN), header=False, non_empty=(SOURCE_COLUMN, TARGET_COLUMN),
-                    max_line_chars=max_line_chars)
+                    max_line_chars=max_line_chars, max_fields=3)
+
+
+def check_file_pattern(pattern: str, flag: str = '--pattern') -> str:
+  """A file pattern relative to the data directory, which it cannot leave: no absolute path, no `..` part (the
+  pipeline reads `<data>/<pattern>`, and a pattern is not a way to read other directories)."""
+  parts = re.split(r'[\\/]', pattern)
+  if not pattern.strip() or os.path.isabs(pattern) or pattern.startswith(('/', '\\', '~')) or '..' in parts:
+    raise DataContractError(f'{flag} {pattern!r} must be a file pattern inside --data (like *.txt or '
+                            'pairs/*.txt): no absolute path, no ~ and no .. parts')
+  return pattern
 
 
 def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000,
                          directories: Sequence[str] = ()) -> Tuple[int, str]:
   """Reads every pair file matching `pattern` in `data_root` (or in each of `directories`: the spans a run
   reads) once; returns (pairs, a description of the files)."""
+  check_file_pattern(pattern)
   _require_directory(data_root)
   files = []
   for directory in directories or [data_root]:

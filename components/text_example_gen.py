@@ -7,8 +7,11 @@ This executor parses each file with the data contract's `parse_rows` (`component
 reader the CLI's pre-flight check uses, so both agree on every row and name file and line on any violation.
 
 Configuration (the component's `custom_config`): the task's `TextFormat`: delimiter and quoting, whether files
-have a header (else `columns` names the fields in order; extra fields are ignored), integer and float columns,
-allowed values, non-empty columns and a maximum line length. A missing float value is left out of the example.
+have a header (else `columns` names the fields in order; extra fields up to `max_fields` are ignored), integer and
+float columns, allowed values, non-empty columns, a maximum line length and, for forecast rows, the time order
+(each file's rows in time order per series, no repeated timestamp, no gap longer than allowed). A missing float
+value is left out of the example. Bad input stops the executor with the contract's DataContractError (file and
+line in its message): on Kubeflow there is no CLI pre-flight check, this is the check.
 
 Spans: with `span-{SPAN}/` patterns TFX's driver resolves the newest span (or the one a RangeConfig pins) and
 hands this executor that span's pattern; `spans_back` in the config makes it read the spans before it as well

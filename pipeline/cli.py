@@ -67,6 +67,7 @@ examples:
 """
 
 EXIT_FAILED, EXIT_USER_ERROR = 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 EXIT_BUSY = 75  # another run of the task holds the lock: try again later (sysexits' EX_TEMPFAIL)
 
 
@@ -218,8 +219,13 @@ def _check_forecast(args) -> Checked:
   from components.window_config import WindowConfig  # pylint: disable=g-import-not-at-top
   features = [f.strip() for f in args.features.split(',') if f.strip()] if args.features else None
   selection = _spans('forecast', args)
+  # A gap no window can bridge is a data error unless allowed; ExampleGen checks it too, with the same text format.
+  max_gap_steps = args.window if args.max_gap_steps is None else args.max_gap_steps
+  if max_gap_steps < 0:
+    raise data_contract.DataContractError(f'--max-gap-steps must be 0 (any gap) or more, not {max_gap_steps}')
   found = data_contract.check_forecast_data(args.data, args.time_column, args.target, features, args.series_column,
-                                            directories=selection.directories)
+                                            directories=selection.directories, max_gap_steps=max_gap_steps,
+                                            step_seconds=args.step_seconds)
   window_config = WindowConfig(  # validates names and split boundaries now, before anything heavy loads
       time_column=args.time_column, target=args.target, numeric_features=tuple(found.numeric_features),
       categorical_features=tuple(found.categorical_features), series_column=args.series_column,
@@ -308,6 +314,11 @@ def run_task(task_name: str, args) -> int:
   run_id = _new_run_id(task_name)
   say = lambda text: print(f'tfx-lstm {task_name}: {text}', flush=True)  # pylint: disable=unnecessary-lambda-assignment
   try:
+    check_root_writable(root)
+  except UserError as e:
+    print(f'error: {e}\nnothing was run.', file=sys.stderr)
+    return EXIT_USER_ERROR
+  try:
     # The lock first: a refused run exits at once, and a queued (--wait) run checks the data as it is when it starts.
     with TaskLock(os.path.join(root, 'locks'), task_name, run_id, wait=args.wait, on_wait=say, on_takeover=say):
       try:
@@ -316,10 +327,39 @@ def run_task(task_name: str, args) -> int:
       except data_contract.DataContractError as e:
         print(f'error: {e}\nnothing was run.', file=sys.stderr)
         return EXIT_USER_ERROR
+      from pipeline import recovery  # pylint: disable=g-import-not-at-top
+      for line in recovery.recover(root, task_name, run_id):  # what killed runs left: under the lock, none is alive
+        say(line)
       return _run_locked(task_name, args, checked, run_id, schema_content)
   except LockHeld as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_BUSY
+
+
+# Less free space than this under --root stops a run before it starts: TFX, Beam and the Trainer write artifacts,
+# checkpoints and logs (a run of the bundled samples writes about 100 MB), and a disk that fills mid-run fails in
+# whichever component is writing, with the filesystem's error in the log.
+MIN_FREE_BYTES = 256 * 2**20
+
+
+def check_root_writable(root: str, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+  """Raises UserError unless `root` (created if missing) takes a file and has `min_free_bytes` free: a read-only or
+  full disk fails here, before the lock, the metadata store or any component touches it."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  try:
+    os.makedirs(root, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=root, prefix='.write-check-') as probe:
+      probe.write(b'tfx-lstm')
+      probe.flush()
+      os.fsync(probe.fileno())
+  except OSError as e:
+    raise UserError(f'--root {root} is not writable: {e.strerror or e} ({type(e).__name__}, errno '
+                    f'{e.errno}); choose a writable --root') from None
+  free = shutil.disk_usage(root).free
+  if free < min_free_bytes:
+    raise UserError(f'--root {root} has {free / 2**20:.0f} MB free, less than the {min_free_bytes / 2**20:.0f} MB a '
+                    'run needs; free some space or choose another --root')
 
 
 def _new_run_id(task_name: str) -> str:
@@ -362,8 +402,16 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str, schema_cont
       logging.getLogger().removeHandler(progress)
     console.write(f'pipeline finished in {time.time() - started:.0f}s\n')
     from records.summary import print_summary  # pylint: disable=g-import-not-at-top
-    with contextlib.redirect_stdout(console):
-      print_summary(task_name, read_run(paths.metadata_path, run_id))
+    try:
+      with contextlib.redirect_stdout(console):
+        print_summary(task_name, read_run(paths.metadata_path, run_id))
+    except Exception as e:  # pylint: disable=broad-except
+      logging.exception('summary failed')
+      console_err.write(f'error: the pipeline finished, but its summary failed: {type(e).__name__}: '
+                        f'{(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}\n'
+                        f'  what was pushed: tfx-lstm serving {task_name} --root {args.root}\n')
+      _write_run_report(paths.metadata_path, run_id, args.root, console)
+      return EXIT_FAILED
     _write_run_report(paths.metadata_path, run_id, args.root, console)
   return 0
 
@@ -679,6 +727,9 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
   windows.add_argument('--step-seconds', type=int, default=0, help='sampling step (default: the most common spacing)')
   windows.add_argument('--gap-policy', choices=['drop', 'fail'], default='drop',
                        help='drop windows that would span a gap in time (default), or stop at the first gap')
+  windows.add_argument('--max-gap-steps', type=int, default=None,
+                       help='a gap of more missing time steps than this within one file (per series) is an error '
+                       'before anything runs, whatever --gap-policy says; 0: any gap (default: --window)')
   windows.add_argument('--eval-start', default='', help='first timestamp of the eval split (default: by fraction)')
   windows.add_argument('--test-start', default='', help='first timestamp of the test split (default: by fraction)')
   windows.add_argument('--eval-fraction', type=float, default=0.1, help='share of the time range (default: %(default)s)')
@@ -795,6 +846,24 @@ def _add_profile_flag(parser: argparse.ArgumentParser) -> None:
                       'warm start from the served model, no drift or skew check) to try it here (default: local)')
 
 
+RUN_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.:+-]*')
+
+
+def run_id_argument(value: str) -> str:
+  """A run id on the command line: reports are files named after run ids, so one must not name a path."""
+  if value and (not RUN_ID_PATTERN.fullmatch(value) or '..' in value):  # '' is the flag's default: none given
+    raise argparse.ArgumentTypeError(f'{value!r} is not a run id (letters, digits and _.:+- only, e.g. '
+                                     'sentiment-20261126T082534-7921; `tfx-lstm runs` lists them)')
+  return value
+
+
+def version_argument(value: str) -> str:
+  """A served version: a number, the name of a directory under the task's serving directory."""
+  if value and not value.isdigit():
+    raise argparse.ArgumentTypeError(f'{value!r} is not a version number (`tfx-lstm serving TASK` lists them)')
+  return value
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog='tfx-lstm', description='TFX pipelines for LSTM forecasting, sentiment and translation.',
@@ -829,7 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        formatter_class=argparse.RawDescriptionHelpFormatter)
   summary_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
   summary_parser.add_argument('--task', choices=TASKS, help='the latest run of this task (without --run)')
-  summary_parser.add_argument('--run', default='', metavar='RUN_ID',
+  summary_parser.add_argument('--run', default='', type=run_id_argument, metavar='RUN_ID',
                               help='a run id, as `tfx-lstm run` prints it (e.g. forecast-20261126T101500-3fa2)')
 
   report_parser = commands.add_parser(
@@ -837,8 +906,8 @@ def build_parser() -> argparse.ArgumentParser:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   report_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
   report_parser.add_argument('--task', choices=TASKS, help='the latest run of this task (without --run)')
-  report_parser.add_argument('--run', default='', metavar='RUN_ID', help='the run to report on')
-  report_parser.add_argument('--compare', nargs=2, metavar=('RUN_A', 'RUN_B'),
+  report_parser.add_argument('--run', default='', type=run_id_argument, metavar='RUN_ID', help='the run to report on')
+  report_parser.add_argument('--compare', nargs=2, type=run_id_argument, metavar=('RUN_A', 'RUN_B'),
                              help='two runs of one task side by side (hyperparameters, data, metrics per slice)')
   report_parser.add_argument('--output', default='', metavar='FILE',
                              help='where to write the HTML (default: <root>/reports/<run id>.html)')
@@ -913,7 +982,7 @@ def build_parser() -> argparse.ArgumentParser:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   rollback_parser.add_argument('task', choices=TASKS)
   rollback_parser.add_argument('--root', default='runs', help='run root (default: %(default)s)')
-  rollback_parser.add_argument('--to', default='', metavar='VERSION',
+  rollback_parser.add_argument('--to', default='', type=version_argument, metavar='VERSION',
                                help='the version to serve (default: the one pushed before the served model)')
   rollback_parser.add_argument('--keep-versions', type=int, default=5, metavar='N',
                                help='versions kept after the rollback (default: %(default)s)')
@@ -967,12 +1036,40 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands = {'summary': summary, 'report': report, 'runs': runs, 'serving': serving, 'rollback': rollback,
                 'kubeflow-schedule': kubeflow_schedule, 'compile': compile_kubeflow, 'predict': predict}
     return commands[args.command](args)
+  except KeyboardInterrupt:
+    print('interrupted: nothing more was run (a run interrupted mid-way is marked abandoned by the next run)',
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
   except Exception as e:  # pylint: disable=broad-except
     message = str(e) if isinstance(e, UserError) else _user_message(e)
     if message is None:
-      raise
+      return _unexpected_failure(e, getattr(args, 'root', None))
     print(f'error: {message}', file=sys.stderr)
     return EXIT_USER_ERROR
+
+
+def _unexpected_failure(error: BaseException, root: Optional[str]) -> int:
+  """A failure nobody foresaw: one line of cause on the console, the traceback in a log file, exit 1. A user
+  never sees a traceback."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import traceback  # pylint: disable=g-import-not-at-top
+  stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%S')
+  text = ''.join(traceback.format_exception(type(error), error, error.__traceback__))
+  log_path = None
+  for directory in ([os.path.join(os.path.abspath(root), 'logs')] if root else []) + [tempfile.gettempdir()]:
+    try:
+      os.makedirs(directory, exist_ok=True)
+      log_path = os.path.join(directory, f'tfx-lstm-error-{stamp}-{secrets.token_hex(2)}.log')
+      with open(log_path, 'w', encoding='utf-8') as f:
+        f.write(text)
+      break
+    except OSError:
+      log_path = None
+  cause = (str(error).splitlines() or [''])[0]
+  cause = cause if len(cause) <= 300 else cause[:300] + ' ...'
+  print(f'error: unexpected {type(error).__name__}: {cause}\n  '
+        + (f'traceback: {log_path}' if log_path else text.rstrip()), file=sys.stderr)
+  return EXIT_FAILED
 
 
 def entry() -> None:

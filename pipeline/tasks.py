@@ -14,6 +14,7 @@ from components import windowing
 from components.data_contract import SOURCE_COLUMN
 from components.data_contract import SPAN_PATTERN_PREFIX
 from components.data_contract import TARGET_COLUMN
+from components.data_contract import check_file_pattern
 from components.data_contract import TextFormat
 from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import code_fingerprint
@@ -194,8 +195,8 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
                    options: TranslateOptions = TranslateOptions(),
                    hyperparameters: TranslateHyperparameters = TranslateHyperparameters(),
                    gate: TranslateGate = TranslateGate()) -> TaskSpec:
-  """The translate task for header-less tab-separated pair files (source, target, any extra fields ignored),
-  hash-split 90/10 into train/eval by source sentence."""
+  """The translate task for header-less tab-separated pair files (source, target, a third field ignored),
+  hash-split 90/10 into train/eval by source sentence. `file_pattern` must stay inside the data directory."""
   bleu_gate = _higher_is_better_gate(gate.min_bleu, gate.max_bleu_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
@@ -208,7 +209,7 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
       ])])
   return TaskSpec(
       name='translate',
-      input_splits=(('pairs', file_pattern),),
+      input_splits=(('pairs', check_file_pattern(file_pattern)),),  # every runner, not only the CLI
       hash_splits=(('train', 9), ('eval', 1)),
       partition_feature=SOURCE_COLUMN,
       text_format=text_format,

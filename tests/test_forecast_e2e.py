@@ -399,3 +399,42 @@ def test_report_opens_in_a_browser_offline(first_run, root):
   run_id = read_run_of(root, first_run).run_id
   assert_opens_cleanly_offline(os.path.join(root, 'reports', f'{run_id}.html'), 'report-forecast.png',
                                'Evaluation', 'Windowing', 'Push')
+
+
+# ----------------------------------------------------------------------------------------------------
+# A worse model: the same series with heavy noise on the target in its training period.
+
+def test_noisy_target_trains_a_worse_model_that_is_not_pushed(first_run, root, newer_data_dir, tmp_path):
+  """The target of the training period drowned in noise (eval and test periods untouched): the model's eval
+  MAE rises above the latest blessed model's, the default gate keeps the served version, and the summary says by
+  how much the threshold was missed."""
+  with open(os.path.join(newer_data_dir, 'part-0.csv'), newline='') as f:
+    rows = list(csv.reader(f))
+  header, body = rows[0], rows[1:]
+  target = header.index('pm2.5')
+  values = np.array([float(r[target]) for r in body if r[target] != 'NA'])
+  noise = np.random.default_rng(7).normal(0.0, 3 * values.std(), len(body))
+  training_period = int(len(body) * 0.75)  # the eval and test splits are the last 20% of the time range
+  for row, extra in zip(body[:training_period], noise):
+    if row[target] != 'NA':
+      row[target] = f'{max(0.0, float(row[target]) + extra):.1f}'
+  noisy = tmp_path / 'noisy'
+  noisy.mkdir()
+  with open(noisy / 'part-0.csv', 'w', newline='') as f:
+    csv.writer(f).writerows([header, *body])
+  served_before = _versions(root)
+  # The noise moves the target's distribution past the data check's drift threshold; this run is about the model
+  # gate, so the data check lets it through.
+  result = run_cli('run', 'forecast', '--data', str(noisy), '--root', root, '--max-numeric-drift', '1', *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  run = read_run_of(root, result)
+  assert run.execution_states['Trainer'] == ['COMPLETE']
+  blessing = run.output('ModelBlessing')
+  assert run_record.artifact_property(blessing, 'baseline_model_id') is not None
+  assert run_record.artifact_property(blessing, 'blessed') == 0
+  assert run_record.artifact_property(run.output('PushedModel'), 'pushed') == 0
+  assert _versions(root) == served_before
+  assert 'blessed     NO' in result.stdout and 'pushed      no (model not blessed)' in result.stdout
+  worse = re.search(r'mae changed by \+([0-9.e+-]+) vs the blessed baseline, allowed [-+]0 \(missed by ([0-9.e+-]+)\)',
+                    result.stdout)
+  assert worse and float(worse.group(1)) > 0 and worse.group(1) == worse.group(2), result.stdout

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
+from tfx.utils import io_utils
 
 from components import atomic_pusher
 from components.atomic_pusher import COMPLETE_MARKER
@@ -119,7 +120,13 @@ def test_smoke_test_push_retention_and_load_back_on_ram(trainer_output, ram):
   assert tf.io.gfile.exists(f'{ram}/ServingSmokeTest/infra_blessing/9/{BLESSED_FILE}')
 
   base = f'{ram}/serving/forecast'
-  pushed = [_push(model, infra, base, keep=2) for _ in range(3)]
+  # Three Trainer outputs: the model the newest version already holds would be recorded as that version instead.
+  models = [model]
+  for copy in ('8', '9'):
+    models.append(standard_artifacts.Model())
+    models[-1].uri = f'{ram}/Trainer/model/{copy}'
+    io_utils.copy_dir(model.uri, models[-1].uri)
+  pushed = [_push(m, infra, base, keep=2) for m in models]
   versions = [p.get_string_custom_property('pushed_version') for p in pushed]
   assert all(p.get_int_custom_property('pushed') == 1 for p in pushed)
   assert [p.get_string_custom_property('pushed_destination') for p in pushed] == [f'{base}/{v}' for v in versions]
@@ -209,12 +216,14 @@ def test_readers_never_see_a_partial_remote_version(trainer_output, ram, monkeyp
   assert int(third) > int(crashed) and atomic_pusher.version_directories(base) == [second, third]
 
 
-def test_local_push_is_a_rename_and_writes_no_marker(trainer_output, tmp_path):
-  """Local disk keeps its atomic rename (a ram:// model pushed to a local serving root) and no marker file."""
+def test_local_push_is_a_rename_with_its_provenance_note(trainer_output, tmp_path):
+  """Local disk keeps its atomic rename (a ram:// model pushed to a local serving root); the version's note, which
+  names the model it holds, arrives with the rename."""
   model, _ = trainer_output
   base = str(tmp_path / 'serving')
   version, path = atomic_pusher.copy_version(os.path.join(model.uri, 'Format-Serving'), base)
-  assert os.listdir(base) == [version] and not os.path.exists(os.path.join(path, COMPLETE_MARKER))
-  assert _tree(path) == _tree(os.path.join(model.uri, 'Format-Serving'))
+  assert os.listdir(base) == [version]
+  assert _tree(path) == sorted(_tree(os.path.join(model.uri, 'Format-Serving')) + [COMPLETE_MARKER])
+  assert atomic_pusher.pushed_source(path) == os.path.join(model.uri, 'Format-Serving')
   assert atomic_pusher.version_directories(base) == [version]
   tf.saved_model.load(path)

@@ -3,7 +3,10 @@ import csv
 import glob
 import json
 import os
+import pathlib
+import random
 import re
+import shutil
 import subprocess
 import sys
 
@@ -56,6 +59,17 @@ def test_every_component_executes_and_the_model_is_pushed(run):
   assert f"tensorboard tensorboard --logdir {record.output('ModelRun').uri}" in result.stdout
   assert glob.glob(os.path.join(record.output('ModelRun').uri, 'validation', 'events.out.tfevents.*'))
   assert re.search(r'\] Trainer +epoch 2/2  loss [\d.]+  eval auc [\d.]+', result.stdout)
+
+
+@pytest.mark.e2e
+def test_every_output_stays_under_the_root_and_the_data_is_untouched(run, data_dir):
+  root, result = run
+  record = read_run_of(root, result)
+  uris = [a.uri for artifacts in record.outputs.values() for a in artifacts]
+  assert uris and all(uri.startswith(root + os.sep) for uri in uris), uris
+  assert all(path.startswith(root + os.sep) for path in re.findall(r'(?:^|\s)(/[^\s/]+/\S*)', result.stdout)
+             if not path.startswith(data_dir)), result.stdout
+  assert sorted(os.listdir(data_dir)) == ['dev.tsv', 'train.tsv']
 
 
 @pytest.mark.e2e
@@ -131,6 +145,101 @@ def test_predict_command(run):
   assert result.returncode == 0, result.stderr
   lines = result.stdout.strip().splitlines()
   assert len(lines) == 2 and lines[0].endswith(SENTENCES[0]) and re.match(r'0\.\d{3}  (positive|negative)  ', lines[1])
+
+
+@pytest.mark.e2e
+def test_shuffled_labels_train_a_worse_model_that_is_not_pushed(run, data_dir, tmp_path):
+  """The same sentences with the training labels shuffled (the dev labels kept): the model learns nothing, its
+  AUC drops below the served model's, and the gate keeps the served version."""
+  root, first = run
+  served_before = sorted(os.listdir(os.path.join(root, 'serving', 'sentiment')))
+  shuffled = tmp_path / 'shuffled'
+  shuffled.mkdir()
+  header, *rows = (pathlib.Path(data_dir) / 'train.tsv').read_text(encoding='utf-8').splitlines()
+  texts, labels = zip(*(row.rsplit('\t', 1) for row in rows))
+  labels = list(labels)
+  random.Random(7).shuffle(labels)
+  (shuffled / 'train.tsv').write_text('\n'.join([header, *(f'{t}\t{l}' for t, l in zip(texts, labels))]) + '\n',
+                                      encoding='utf-8')
+  shutil.copy(os.path.join(data_dir, 'dev.tsv'), shuffled / 'dev.tsv')
+  # The default gate: AUC above 0.5 and no drop from the latest blessed model (the first run's).
+  result = run_cli('run', 'sentiment', '--data', str(shuffled), '--root', root, *FAST)
+  assert result.returncode == 0, result.stdout + result.stderr
+  record = read_run_of(root, result)
+  assert record.execution_states['Trainer'] == ['COMPLETE']
+  first_model = read_run_of(root, first).output('Model')
+  blessing = record.output('ModelBlessing')
+  assert run_record.artifact_property(blessing, 'baseline_model_id') == first_model.id
+  assert run_record.artifact_property(blessing, 'blessed') == 0
+  assert run_record.artifact_property(record.output('PushedModel'), 'pushed') == 0
+  assert sorted(os.listdir(os.path.join(root, 'serving', 'sentiment'))) == served_before
+  # The summary names the threshold and by how much it was missed.
+  drop = re.search(r'auc changed by (-[0-9.]+) vs the blessed baseline, allowed [-+]0 \(missed by ([0-9.]+)\)',
+                   result.stdout)
+  assert drop and float(drop.group(1)) == -float(drop.group(2)), result.stdout
+  assert 'pushed      no (model not blessed)' in result.stdout
+
+
+# `tfx-lstm run` with the serving directory losing write access after the Pusher copied its first file: on a
+# bind mount of it remounted read-only in a private mount namespace (as root, for whom permissions do not apply),
+# or by its mode (as another user). argv: the serving directory, then the CLI's arguments.
+SERVING_TURNS_READ_ONLY = """
+import os, subprocess, sys
+from tfx.dsl.io import fileio
+from pipeline import cli
+serving, copy, copied = sys.argv[1], fileio.copy, []
+def copy_then_lose_write_access(source, destination, overwrite=False):
+  copy(source, destination, overwrite)
+  if os.path.abspath(destination).startswith(serving + os.sep) and not copied:
+    copied.append(destination)
+    if os.geteuid() == 0:
+      subprocess.run(['mount', '-o', 'remount,ro,bind', serving], check=True)
+    else:
+      os.chmod(serving, 0o555)
+fileio.copy = copy_then_lose_write_access
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def _run_with_serving_turning_read_only(serving, *args):
+  command = [sys.executable, '-c', SERVING_TURNS_READ_ONLY, serving, *args]
+  if os.geteuid() == 0:
+    if subprocess.run(['unshare', '--mount', 'true'], capture_output=True).returncode != 0:
+      pytest.fail('this test needs `unshare --mount` (util-linux) to make a directory read-only for root')
+    command = ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" "$0" && exec "$@"', serving, *command]
+  return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.e2e
+def test_a_push_that_fails_half_way_keeps_the_old_version_and_the_next_run_recovers(run, data_dir):
+  root, _ = run
+  serving = os.path.join(root, 'serving', 'sentiment')
+  served_before = sorted(os.listdir(serving))
+  # A training-only change with a gate that passes: the Pusher is asked to push a new version.
+  args = ['run', 'sentiment', '--data', data_dir, '--root', root, '--min-auc', '0', '--max-auc-drop', '1',
+          *FAST[:1], '3', *FAST[2:]]
+  try:
+    failed = _run_with_serving_turning_read_only(serving, *args)
+  finally:
+    os.chmod(serving, 0o755)
+  assert failed.returncode == 1, failed.stdout + failed.stderr
+  assert 'nothing was pushed' in failed.stderr, failed.stderr
+  assert re.search(r'error: .*(Read-only file system|Permission denied)', failed.stderr), failed.stderr
+  record = read_run_of(root, failed)
+  assert record.execution_states['Pusher'] == ['FAILED']
+  assert re.search('Read-only file system|Permission denied', record.failure('Pusher'))
+  assert [v for v in sorted(os.listdir(serving)) if not v.startswith('.')] == served_before
+  listing = run_cli('serving', 'sentiment', '--root', root)
+  assert re.search(rf'^{served_before[-1]} +\*', listing.stdout, re.MULTILINE), listing.stdout
+
+  # The next run, with the directory writable again: only the Pusher runs again, it pushes, and no copy of the
+  # failed push is left beside the versions.
+  again = run_cli(*args)
+  assert again.returncode == 0, again.stdout + again.stderr
+  record = read_run_of(root, again)
+  assert record.execution_states['Trainer'] == ['CACHED'] and record.execution_states['Pusher'] == ['COMPLETE']
+  versions = sorted(os.listdir(serving))
+  assert versions[:-1] == served_before and int(versions[-1]) > int(served_before[-1]), versions
 
 
 def _bad_data(tmp_path, train_lines: bytes):

@@ -218,7 +218,7 @@ def test_the_pusher_prunes_old_versions_after_a_push(tmp_path):
   assert pushed.get_int_custom_property('pushed') == 1
   assert pushed.get_string_custom_property('pushed_destination') == os.path.join(base, version)
   assert _versions(base) == ['3', version]
-  assert (tmp_path / 'serving' / '.staging-4-x').is_dir()
+  assert not (tmp_path / 'serving' / '.staging-4-x').exists()  # a killed push's leftover, removed before staging
   assert (tmp_path / 'serving' / version / MARKER).read_text() == 'pushed'
 
 

@@ -1,5 +1,7 @@
 """Tier 1: the data contract's delimited-text reader (what DelimitedTextExampleGen and the CLI's pre-flight
 checks both use), CSV quoting included, and the example it becomes."""
+import json
+
 import pytest
 
 from components.data_contract import DataContractError, TextFormat, parse_rows, read_rows
@@ -61,3 +63,43 @@ def test_empty_file(tmp_path):
   path.write_bytes(b'')
   with pytest.raises(DataContractError, match='is empty: expected a header row'):
     list(read_rows(str(path), FORMAT))
+  path.write_bytes(b'text\tlabel\n\n')
+  with pytest.raises(DataContractError, match=r'train.tsv has a header \(line 1\) but no data rows'):
+    list(read_rows(str(path), FORMAT))
+
+
+def test_a_file_that_is_not_text_is_named_as_such():
+  with pytest.raises(DataContractError, match=r'train.tsv line 1: the file is UTF-16 text .*save it as UTF-8'):
+    list(parse_rows('text\tlabel\nfine\t1\n'.encode('utf-16'), 'train.tsv', FORMAT))
+  with pytest.raises(DataContractError, match=r'train.tsv line 2: looks like a binary file, not text \(a NUL byte at '
+                     r'byte 3 of the line'):
+    list(parse_rows(b'text\tlabel\nok\x00\t1\n', 'train.tsv', FORMAT))
+
+
+def test_headerless_pairs_allow_one_ignored_field_when_limited():
+  pairs = TextFormat(columns=('source', 'target'), header=False, max_fields=3)
+  assert [row for _, row in parse_rows(b'Go.\tVa !\tCC-BY\n', 'fra.txt', pairs)] == [{'source': 'Go.', 'target': 'Va !'}]
+  with pytest.raises(DataContractError, match=r'fra.txt line 1: 4 field\(s\) .*and at most 1 more \(ignored\)'):
+    list(parse_rows(b'Go.\tVa !\tCC-BY\tx\n', 'fra.txt', pairs))
+
+
+def test_time_order_is_checked_as_example_gen_reads_a_file(tmp_path):
+  rows = TextFormat(columns=('t', 'x'), delimiter=',', quoting=True, float_columns=('x',), time_column='t',
+                    max_gap_steps=1)
+  path = tmp_path / 'a.csv'
+  path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01 01:00,2\n2014-01-01 03:00,3\n')  # one missing step
+  assert len(read_file_rows(str(path), rows)) == 3
+  path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01 01:00,2\n2014-01-01 04:00,3\n')  # two
+  with pytest.raises(DataContractError, match='a.csv lines 3-4: no rows between 2014-01-01 01:00:00 and '
+                     '2014-01-01 04:00:00, 2 missing steps of 1 hour'):
+    read_file_rows(str(path), rows)
+  path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01,2\n')
+  with pytest.raises(DataContractError, match='a.csv lines 2 and 3: two rows at 2014-01-01 00:00:00 UTC'):
+    read_file_rows(str(path), rows)
+
+
+def test_a_format_saved_before_the_time_order_fields_still_loads():
+  saved = json.loads(FORMAT.to_json())
+  for name in ('max_fields', 'time_column', 'series_column', 'step_seconds', 'max_gap_steps'):
+    del saved[name]
+  assert TextFormat.from_json(json.dumps(saved)) == FORMAT
