@@ -51,11 +51,16 @@ browser:
 	    || echo "warning: could not install chromium (apt-get install -y chromium); the browser test will fail" >&2; \
 	fi
 
+# Two pytest workers (pytest-xdist), one test module each at a time (--dist loadfile: a module's tests share its
+# end-to-end run): most of a pipeline run waits on one core, so two modules side by side use both.
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(AIRFLOW_STAMP) browser
-	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q $(ARGS)
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-fast: $(STAMP)
-	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -m "not e2e" $(ARGS)
+	@TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not e2e" $(ARGS)
 
 # `make bench DATA=DIR`: DIR holds the full public datasets (bench/README.md, "Data": sources and layout).
 DATA ?=

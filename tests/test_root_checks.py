@@ -27,20 +27,25 @@ def _run_in_namespace(setup: str, argv):
                          'pipeline.cli', *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
+def _run_where_read_only(directory, mount_setup: str, argv):
+  """`tfx-lstm ARGV` with `directory` read-only: as root by `mount_setup` in a private mount namespace, otherwise
+  by taking the directory's write permission away for the run."""
+  if IS_ROOT:
+    return _run_in_namespace(mount_setup, argv)
+  directory.chmod(0o555)
+  try:
+    return subprocess.run([sys.executable, '-m', 'pipeline.cli', *argv], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+  finally:
+    directory.chmod(0o755)
+
+
 def test_a_read_only_root_fails_before_any_component(tmp_path):
   parent = tmp_path / 'readonly'
   parent.mkdir()
   root = parent / 'root'
-  argv = ['run', 'sentiment', '--root', str(root)]
-  if IS_ROOT:
-    result = _run_in_namespace(f'mount -t tmpfs -o ro,size=1m tmpfs {parent}', argv)
-  else:
-    parent.chmod(0o555)
-    try:
-      result = subprocess.run([sys.executable, '-m', 'pipeline.cli', *argv], cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
-    finally:
-      parent.chmod(0o755)
+  result = _run_where_read_only(parent, f'mount -t tmpfs -o ro,size=1m tmpfs {parent}',
+                                ['run', 'sentiment', '--root', str(root)])
   assert result.returncode == 2, result.stdout + result.stderr
   assert f'error: --root {root} is not writable: ' in result.stderr
   assert ('Read-only file system' if IS_ROOT else 'Permission denied') in result.stderr
@@ -54,16 +59,8 @@ def test_an_existing_root_made_read_only_is_left_as_it_was(tmp_path):
   (root / 'serving' / 'sentiment' / '1').mkdir(parents=True)
   (root / 'serving' / 'sentiment' / '1' / 'saved_model.pb').write_bytes(b'model')
   before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob('*'))
-  argv = ['run', 'sentiment', '--root', str(root)]
-  if IS_ROOT:
-    result = _run_in_namespace(f'mount --bind {root} {root} && mount -o remount,ro,bind {root}', argv)
-  else:
-    root.chmod(0o555)
-    try:
-      result = subprocess.run([sys.executable, '-m', 'pipeline.cli', *argv], cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
-    finally:
-      root.chmod(0o755)
+  result = _run_where_read_only(root, f'mount --bind {root} {root} && mount -o remount,ro,bind {root}',
+                                ['run', 'sentiment', '--root', str(root)])
   assert result.returncode == 2, result.stdout + result.stderr
   assert f'error: --root {root} is not writable: ' in result.stderr
   assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob('*')) == before

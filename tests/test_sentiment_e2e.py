@@ -162,8 +162,10 @@ def test_shuffled_labels_train_a_worse_model_that_is_not_pushed(run, data_dir, t
   (shuffled / 'train.tsv').write_text('\n'.join([header, *(f'{t}\t{l}' for t, l in zip(texts, labels))]) + '\n',
                                       encoding='utf-8')
   shutil.copy(os.path.join(data_dir, 'dev.tsv'), shuffled / 'dev.tsv')
-  # The default gate: AUC above 0.5 and no drop from the latest blessed model (the first run's).
-  result = run_cli('run', 'sentiment', '--data', str(shuffled), '--root', root, *FAST)
+  # The default gate: AUC above 0.5 and no drop from the latest blessed model (the first run's). From scratch:
+  # warm-started from the served model, two epochs of shuffled labels leave what it learned in place (one try
+  # scored AUC 0.616 against the served 0.604), and this run is about a model that learned nothing.
+  result = run_cli('run', 'sentiment', '--data', str(shuffled), '--root', root, '--no-warm-start', *FAST)
   assert result.returncode == 0, result.stdout + result.stderr
   record = read_run_of(root, result)
   assert record.execution_states['Trainer'] == ['COMPLETE']
