@@ -543,8 +543,8 @@ def schedule(args, argv: List[str]) -> int:
                                  state_file=state_file)
   except ValueError as e:
     raise UserError(str(e)) from None
+  scheduler.install_signal_handlers()  # before the first line: whoever reads it may stop the scheduler at once
   log(f'runs: tfx-lstm {" ".join(run_argv)}')
-  scheduler.install_signal_handlers()
   return scheduler.serve()
 
 
