@@ -42,8 +42,9 @@ point above; locally it is written into the staging directory before the rename,
 Its `source` (the pushed SavedModel's directory) is what makes a re-run safe: see "Crashes" below.
 
 Crashes. A push killed half-way (SIGKILL, a machine going down) leaves, on local disk, a `.staging-*` directory
-that no reader takes for a version; the next push of the task removes such leftovers (and `.removing-*` ones of a
-killed prune) before it stages its own, and so does the start of the next local run (pipeline/recovery.py). A push
+that no reader takes for a version. The start of the next local run removes every such leftover (and `.removing-*`
+ones of a killed prune) under the task's lock (pipeline/recovery.py); a Pusher, which holds no lock where
+Airflow or Kubeflow run it, removes only leftovers more than an hour old before it stages its own. A push
 killed after its rename but before TFX recorded the Pusher's execution leaves a whole new version that ML Metadata
 does not know about; the re-run's Pusher finds the newest version's `source` is the model it was given and records
 that version instead of copying the model again (no second version of one model). Runs of a task on one root are
@@ -60,8 +61,10 @@ After a push the executor removes the oldest complete versions so that at most `
 Pusher's custom_config, default 5). `copy_version` and `prune_versions` are shared with
 `records/serving_history.rollback`, which re-publishes an earlier version the same way.
 """
+import errno
 import json
 import os
+import re
 import time
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -138,12 +141,23 @@ def _local_path(path: str) -> str:
   return path[len('file://'):] if path.startswith('file://') else path
 
 
+# What some filesystems (FUSE, SMB mounts) answer to fsync on a directory: they cannot make its entries durable
+# that way, and a push must not fail for it.
+_DIRECTORY_FSYNC_UNSUPPORTED = (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM)
+
+
 def _fsync(path: str, directory: bool = False) -> None:
-  fd = os.open(_local_path(path), os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+  """fsyncs a file (errors raise: its data would not be durable) or a directory (best effort, see above)."""
   try:
-    os.fsync(fd)
-  finally:
-    os.close(fd)
+    fd = os.open(_local_path(path), os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+      os.fsync(fd)
+    finally:
+      os.close(fd)
+  except OSError as e:
+    if not directory or e.errno not in _DIRECTORY_FSYNC_UNSUPPORTED:
+      raise
+    logging.warning('Cannot fsync directory %s (%s); its entries are flushed when the filesystem does', path, e)
 
 
 def _fsync_tree(top: str) -> None:
@@ -155,20 +169,32 @@ def _fsync_tree(top: str) -> None:
     _fsync(directory, directory=True)
 
 
-def remove_leftovers(base_directory: str) -> List[str]:
+# The Pusher, which holds no lock (Airflow, Kubeflow), removes only leftovers older than this: a staging directory
+# that young may be another push still copying. A local run's recovery, under the task's lock, removes all of them.
+LEFTOVER_AGE_SECONDS = 3600
+_LEFTOVER_TIME = re.compile(r'^\.(?:staging|removing)-(\d+)-')  # both names embed a unix time (or a version's)
+
+
+def remove_leftovers(base_directory: str, older_than_seconds: Optional[float] = None) -> List[str]:
   """Removes what killed pushes and prunes left on local disk (`.staging-*`, `.removing-*`); returns their names.
 
-  Call only while no other push or prune of this base directory runs (the run lock; module docstring): a leftover
-  cannot be told apart from a copy in flight. No-op on a remote filesystem, which has no staging directories.
+  Without `older_than_seconds`, call only while no other push or prune of this base directory runs (the run lock;
+  module docstring): a leftover cannot be told apart from a copy in flight. With it, only leftovers whose name's
+  time is that much older than now are removed. No-op on a remote filesystem, which has no staging directories.
   """
   if not is_local(base_directory) or not fileio.isdir(base_directory):
     return []
   removed = []
   for name in sorted(n.rstrip('/') for n in fileio.listdir(base_directory)):
     path = os.path.join(base_directory, name)
-    if name.startswith((STAGING_PREFIX, REMOVING_PREFIX)) and fileio.isdir(path):
-      fileio.rmtree(path)
-      removed.append(name)
+    if not (name.startswith((STAGING_PREFIX, REMOVING_PREFIX)) and fileio.isdir(path)):
+      continue
+    if older_than_seconds is not None:
+      stamp = _LEFTOVER_TIME.match(name)
+      if stamp is None or time.time() - int(stamp.group(1)) < older_than_seconds:
+        continue
+    fileio.rmtree(path)
+    removed.append(name)
   return removed
 
 
@@ -246,12 +272,13 @@ def _copy_version_by_rename(source_dir: str, base_directory: str,
       _fsync(staging, directory=True)  # the note's directory entry
       try:
         fileio.rename(staging, final)
-        _fsync(base_directory, directory=True)  # the rename itself, durable
-        return str(version), final
       except Exception:  # pylint: disable=broad-except  (the filesystem plugin picks the class: OSError, tf's OpError)
         # Lost a race for this number to a concurrent push: pick the next one, unless the rename failed otherwise.
         if not fileio.exists(final) or attempt == _RENAME_ATTEMPTS - 1:
           raise
+        continue
+      _fsync(base_directory, directory=True)  # the rename itself, durable (after the try: the push has happened)
+      return str(version), final
     raise AssertionError('unreachable')  # the loop returns or raises
   finally:
     if fileio.exists(staging):
@@ -372,7 +399,8 @@ class AtomicPushExecutor(pusher_executor.Executor):
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     base = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
-    leftovers = remove_leftovers(base)  # Kubeflow has no CLI run to do it (pipeline/recovery.py)
+    # Kubeflow and Airflow have no CLI run to do it (pipeline/recovery.py), and no lock: old leftovers only.
+    leftovers = remove_leftovers(base, older_than_seconds=LEFTOVER_AGE_SECONDS)
     if leftovers:
       logging.info('Removed what earlier pushes left unfinished in %s: %s', base, ', '.join(leftovers))
     version = newest_push_of(base, model_path)

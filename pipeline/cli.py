@@ -726,7 +726,8 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
   windows.add_argument('--horizon', type=int, default=1, help='forecast H steps after the window (default: %(default)s)')
   windows.add_argument('--step-seconds', type=int, default=0, help='sampling step (default: the most common spacing)')
   windows.add_argument('--gap-policy', choices=['drop', 'fail'], default='drop',
-                       help='drop windows that would span a gap in time (default), or stop at the first gap')
+                       help='drop windows that would span a gap in time (default), or stop at the first gap; '
+                       'a gap longer than --max-gap-steps stops the run either way')
   windows.add_argument('--max-gap-steps', type=int, default=None,
                        help='a gap of more missing time steps than this within one file (per series) is an error '
                        'before anything runs, whatever --gap-policy says; 0: any gap (default: --window)')
@@ -1068,7 +1069,8 @@ def _unexpected_failure(error: BaseException, root: Optional[str]) -> int:
   cause = (str(error).splitlines() or [''])[0]
   cause = cause if len(cause) <= 300 else cause[:300] + ' ...'
   print(f'error: unexpected {type(error).__name__}: {cause}\n  '
-        + (f'traceback: {log_path}' if log_path else text.rstrip()), file=sys.stderr)
+        + (f'traceback: {log_path}' if log_path else 'the traceback could not be saved (no writable directory for '
+           'its log)'), file=sys.stderr)
   return EXIT_FAILED
 
 

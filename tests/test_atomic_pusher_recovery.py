@@ -4,11 +4,14 @@ The Pusher's executor is called as TFX calls it, on a tiny stand-in SavedModel d
 copies files, it does not load them); the recovery runs against a real ML Metadata SQLite store written the way
 TFX's launcher leaves a killed run. tests/test_crash_recovery.py kills real runs.
 """
+import errno
 import json
 import os
+import stat
 import time
 import types
 
+import pytest
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
@@ -61,14 +64,19 @@ def _source(model: standard_artifacts.Model) -> str:
 def test_a_clock_set_back_still_pushes_above_the_newest_version_and_staging_leftovers_go(tmp_path, monkeypatch):
   base = str(tmp_path / 'serving')
   os.makedirs(os.path.join(base, '5000000000'))  # pushed when the clock read 2128
-  leftover = os.path.join(base, '.staging-6000000000-0badf00d')  # a push killed mid-copy, later still
+  leftover = os.path.join(base, '.staging-900000000-0badf00d')  # a push killed mid-copy in 1998
   os.makedirs(os.path.join(leftover, 'variables'))
-  os.makedirs(os.path.join(base, '.removing-4000000000-0badf00d'))  # a prune killed mid-delete
+  os.makedirs(os.path.join(base, '.removing-800000000-0badf00d'))  # a prune killed mid-delete
+  # Younger than an hour by the clock (or from before it was set back): maybe another push still copying. The
+  # Pusher holds no lock where Airflow or Kubeflow run it, so it leaves these to the locked recovery.
+  young = ['.removing-999999000-0badf00d', '.staging-6000000000-0badf00d']
+  for name in young:
+    os.makedirs(os.path.join(base, name))
   monkeypatch.setattr(atomic_pusher.time, 'time', lambda: 1_000_000_000.0)  # 2001
   model = _model(tmp_path, 'model')
   pushed = _push(model, base)
   assert _pushed(pushed) == (1, '5000000001', os.path.join(base, '5000000001'))
-  assert sorted(os.listdir(base)) == ['5000000000', '5000000001']  # the leftovers are gone, no staging left
+  assert sorted(os.listdir(base)) == young + ['5000000000', '5000000001']  # old leftovers gone, no staging left
   with open(os.path.join(base, '5000000001', COMPLETE_MARKER)) as f:
     assert json.load(f) == {'version': '5000000001', 'source': _source(model), 'pushed_at': 1_000_000_000}
   assert sorted(os.listdir(os.path.join(base, '5000000001'))) == [
@@ -146,6 +154,29 @@ def test_a_local_push_is_on_disk_before_its_rename_and_the_rename_after_it(tmp_p
   assert staged == on_disk | {''}  # every file and directory, and the staging directory itself
   assert synced[before_rename:] == [base]
 
+
+
+def test_a_filesystem_that_cannot_fsync_directories_still_pushes_once(tmp_path, monkeypatch):
+  """Some mounts (FUSE, SMB) refuse fsync on a directory: the push still happens, is reported as it happened,
+  and leaves one version; a file that cannot be synced still fails the push."""
+  base = str(tmp_path / 'serving')
+  model = _model(tmp_path, 'model')
+  real_fsync = os.fsync
+
+  def fsync_files_only(fd):
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+      raise OSError(errno.EINVAL, 'Invalid argument')
+    real_fsync(fd)
+  monkeypatch.setattr(atomic_pusher.os, 'fsync', fsync_files_only)
+  version, path = atomic_pusher.copy_version(_source(model), base)
+  assert os.listdir(base) == [version] and os.path.isfile(os.path.join(path, 'saved_model.pb'))
+
+  def fsync_fails(fd):
+    raise OSError(errno.EIO, 'Input/output error')
+  monkeypatch.setattr(atomic_pusher.os, 'fsync', fsync_fails)
+  with pytest.raises(OSError, match='Input/output error'):
+    atomic_pusher.copy_version(_source(model), base)
+  assert os.listdir(base) == [version]  # no second version, no staging left
 
 # Recovery at the start of a run
 
