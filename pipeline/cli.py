@@ -390,7 +390,7 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str, schema_cont
       logging.exception('pipeline failed')
       progress.failed()
       message = _user_message(e) or (
-          f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}')
+          f'{_cause(e)}\n  see the full log: {log_path}')
       record = read_run(paths.metadata_path, run_id) if os.path.exists(paths.metadata_path) else None
       pushed = record and artifact_property(record.output('PushedModel'), 'pushed_destination')
       console_err.write(f'error: {message}\n' + (f'the model was pushed to {pushed} before the failure'
@@ -407,8 +407,8 @@ def _run_locked(task_name: str, args, checked: Checked, run_id: str, schema_cont
         print_summary(task_name, read_run(paths.metadata_path, run_id))
     except Exception as e:  # pylint: disable=broad-except
       logging.exception('summary failed')
-      console_err.write(f'error: the pipeline finished, but its summary failed: {type(e).__name__}: '
-                        f'{(str(e).splitlines() or [""])[0]}\n  see the full log: {log_path}\n'
+      console_err.write(f'error: the pipeline finished, but its summary failed: {_cause(e)}\n'
+                        f'  see the full log: {log_path}\n'
                         f'  what was pushed: tfx-lstm serving {task_name} --root {args.root}\n')
       _write_run_report(paths.metadata_path, run_id, args.root, console)
       return EXIT_FAILED
@@ -424,7 +424,7 @@ def _write_run_report(metadata_path: str, run_id: str, root: str, console) -> No
     path = report.write_report(metadata_path, run_id, report.default_report_path(root, run_id))
   except Exception as e:  # pylint: disable=broad-except
     logging.exception('report failed')
-    console.write(f'  report      not written ({type(e).__name__}: {(str(e).splitlines() or [""])[0]}); '
+    console.write(f'  report      not written ({_cause(e)}); '
                   f'retry with: tfx-lstm report --root {root} --run {run_id}\n')
     return
   console.write(f'  report      {path}\n')
@@ -1049,6 +1049,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     return EXIT_USER_ERROR
 
 
+def _cause(error: BaseException) -> str:
+  """`Type: first line of the message` (at most 300 characters of it): one console line for any error."""
+  line = (str(error).splitlines() or [''])[0]
+  return f'{type(error).__name__}: ' + (line if len(line) <= 300 else line[:300] + ' ...')
+
+
 def _unexpected_failure(error: BaseException, root: Optional[str]) -> int:
   """A failure nobody foresaw: one line of cause on the console, the traceback in a log file, exit 1. A user
   never sees a traceback."""
@@ -1066,9 +1072,7 @@ def _unexpected_failure(error: BaseException, root: Optional[str]) -> int:
       break
     except OSError:
       log_path = None
-  cause = (str(error).splitlines() or [''])[0]
-  cause = cause if len(cause) <= 300 else cause[:300] + ' ...'
-  print(f'error: unexpected {type(error).__name__}: {cause}\n  '
+  print(f'error: unexpected {_cause(error)}\n  '
         + (f'traceback: {log_path}' if log_path else 'the traceback could not be saved (no writable directory for '
            'its log)'), file=sys.stderr)
   return EXIT_FAILED
