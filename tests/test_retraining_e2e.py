@@ -248,8 +248,10 @@ def test_schedule_command_logs_its_start_and_stops_on_sigterm(story, tmp_path):
     assert process.poll() is None and time.time() < deadline, ''.join(lines) + process.stderr.read()
     lines.append(process.stdout.readline())
   process.send_signal(signal.SIGTERM)
-  out, err = process.communicate(timeout=30)
-  assert process.returncode == 0, out + err
+  # Read on through the same file object: communicate() reads the raw pipe and would lose what readline() buffered.
+  out = process.stdout.read()
+  err = process.stderr.read()
+  assert process.wait(timeout=30) == 0, out + err
   text = ''.join(lines) + out
   assert '0 3 * * *' in text and '--data ' + story['data'] in text and '--cron' not in text.split('runs:')[1]
   assert 'scheduler stopped' in text
