@@ -50,3 +50,51 @@ def warm_start_in_words(warm: dict) -> str:
   carried = ', '.join(f"{rows:,} of {warm['vocabulary_sizes'].get(name, 0):,} {name} tokens"
                       for name, rows in sorted(warm.get('vocabulary_rows_carried', {}).items()))
   return f'from the latest blessed model ({model}: {base})' + (f'; carried over {carried}' if carried else '')
+
+
+def trained_with(record) -> Optional[dict]:
+  """The hyperparameters the Trainer used (trainer.common.HYPERPARAMETERS_FILE): {'hyperparameters': {...},
+  'tuned': [names the search set]}, or None when the Trainer did not run (or predates the file)."""
+  from trainer.common import HYPERPARAMETERS_FILE  # pylint: disable=g-import-not-at-top
+  model_run = record.node_output('Trainer', 'model_run')
+  path = os.path.join(model_run.uri, HYPERPARAMETERS_FILE) if model_run is not None else ''
+  if not path or not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+TUNER_RESULTS_FILE = 'tuner_results.json'  # TFX's Tuner writes it: finished trials, best first
+
+
+def tuning_trials(record) -> Optional[List[dict]]:
+  """The search's finished trials, best first: [{'trial_id', 'score', <hyperparameter>: value, ...}], or None when
+  the run had no Tuner (or it did not finish)."""
+  results = record.node_output('Tuner', 'tuner_results')
+  path = os.path.join(results.uri, TUNER_RESULTS_FILE) if results is not None else ''
+  if not path or not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def trial_values_in_words(trial: dict) -> str:
+  return ' '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}'
+                  for k, v in trial.items() if k not in ('trial_id', 'score'))
+
+
+def pretrained_embeddings(record) -> Optional[dict]:
+  """What --embeddings initialised (trainer.pretrained_embeddings' report beside the TensorBoard logs), or None."""
+  from trainer.pretrained_embeddings import REPORT_FILE  # pylint: disable=g-import-not-at-top
+  model_run = record.node_output('Trainer', 'model_run')
+  path = os.path.join(model_run.uri, REPORT_FILE) if model_run is not None else ''
+  if not path or not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def pretrained_embeddings_in_words(report: dict) -> str:
+  frozen = f", frozen for the first {report['freeze_epochs']} epoch(s)" if report.get('freeze_epochs') else ''
+  return (f"{report['found']:,} of {report['vocabulary']:,} {report.get('vocabulary_name', '')} tokens "
+          f"({report['coverage']:.0%}) start from {report['file']}{frozen}")
