@@ -835,6 +835,12 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   model = _add_training_flags(parser, TRANSLATE, 'LSTM units', 'stacked encoder and decoder layers', 'loss')
   model.add_argument('--no-reverse-source', action='store_true',
                      help='encode the source in reading order (default: backwards, which trains faster)')
+  model.add_argument('--attention', choices=['none', 'luong', 'bahdanau'], default=TRANSLATE.attention,
+                     help='the decoder attends over the encoder\'s outputs: luong (multiplicative) or bahdanau '
+                     '(additive); none = the plain encoder-decoder (default: %(default)s)')
+  model.add_argument('--beam-size', type=positive_int_argument, default=TRANSLATE.beam_size, metavar='N',
+                     help='serving decodes with a beam of N hypotheses, in the graph; 1 = greedy (default: '
+                     '%(default)s)')
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
   gate.add_argument('--min-bleu', type=float, default=TRANSLATE_GATE.min_bleu,
                     help='corpus BLEU (0-100, case-insensitive) must exceed this (default: %(default)s)')
