@@ -28,9 +28,10 @@ def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, op
 
 def test_flags_reach_the_dataclass():
   args = cli.build_parser().parse_args(['run', 'translate', '--epochs', '3', '--units', '32', '--min-bleu', '2.5',
-                                        '--replicas', '2', '--max-target-length', '9'])
+                                        '--replicas', '2', '--max-target-length', '9', '--attention', 'bahdanau',
+                                        '--beam-size', '3'])
   built = cli._from_args(hyperparameters.TranslateHyperparameters, args)
-  assert (built.epochs, built.units, built.replicas) == (3, 32, 2)
+  assert (built.epochs, built.units, built.replicas, built.attention, built.beam_size) == (3, 32, 2, 'bahdanau', 3)
   assert cli._from_args(options.TranslateOptions, args).max_target_length == 9
   assert cli._from_args(gates.TranslateGate, args).min_bleu == 2.5
 

@@ -128,9 +128,9 @@ def run_fn(fn_args: FnArgs) -> None:
   Args:
     fn_args: TFX trainer arguments; `base_model` (the latest blessed model, when warm starting) gives the
       starting weights; `hyperparameters` (with --tune) the search's best values. `custom_config` carries
-      Transform's values (`text_column`, `label_column`, `vocab_size`, `max_length`, `num_oov_buckets`) and
-      `hyperparameters`, every field of SentimentHyperparameters (`patience`: epochs without eval-AUC improvement
-      before stopping; 0 = never).
+      Transform's values (`text_column`, `label_column`, `vocab_size`, `max_length`, `num_oov_buckets`),
+      `pretrained_embeddings` and `hyperparameters`, every field of SentimentHyperparameters (`patience`: epochs
+      without eval-AUC improvement before stopping; 0 = never).
   """
   setup = common.TrainingSetup(fn_args, LABEL_KEY, SentimentHyperparameters)
   config, hparams, tft_output, strategy = setup.config, setup.hparams, setup.tft_output, setup.strategy

@@ -103,13 +103,13 @@ class TfKerasTuner(keras_tuner.engine.base_tuner.BaseTuner):
 
 
 def make_tuner(fn_args, label_key: str, hyperparameters_class: Type,
-               build_and_compile: Callable[[common.TrainingSetup, Any],
-                                           Tuple[keras.Model, List[keras.callbacks.Callback]]],
-               fit: Callable[[common.TrainingSetup, keras.Model, Any, List[keras.callbacks.Callback]], Any]
+               build_and_compile: Callable[[common.TrainingSetup, Any], Tuple[Any, List[keras.callbacks.Callback]]],
+               fit: Callable[[common.TrainingSetup, Any, Any, List[keras.callbacks.Callback]], Any]
                ) -> tfx.components.TunerFnResult:
   """The TunerFnResult of a task: trials build the model with `build_and_compile(setup, hparams)` -> (model,
   callbacks its fit needs) under the strategy's scope and train it with `fit(setup, model, hparams, callbacks)`
-  (the run_fn's own functions).
+  (the run_fn's own functions; the model is whatever the task's fit takes: a Keras model, or translate's
+  Seq2Seq).
 
   A trial's score is its best epoch's eval objective (early stopping restores that epoch in the Trainer too).
   """
