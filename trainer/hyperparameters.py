@@ -51,8 +51,10 @@ class TranslateHyperparameters:
   layers: int = 1
   dropout: float = 0.0
   reverse_source: bool = True  # the encoder reads the source backwards (Sutskever et al. 2014)
-  attention: str = 'none'  # 'none', 'luong' (multiplicative score) or 'bahdanau' (additive score)
-  beam_size: int = 1  # serving's in-graph decoding: 1 = greedy, more = beam search
+  # 'none' (the seed's plain encoder-decoder), 'luong' (multiplicative score) or 'bahdanau' (additive score).
+  # Bahdanau by default: on the bundled sample it took held-out BLEU from 7.3 to 13.5 (bench/README.md).
+  attention: str = 'bahdanau'
+  beam_size: int = 4  # serving's in-graph decoding: 1 = greedy, more = beam search
   epochs: int = 6  # keeps `make run` (all three tasks on the bundled data) well under 10 minutes
   batch_size: int = 64
   learning_rate: float = 2e-3
