@@ -245,7 +245,8 @@ def _check_forecast(args) -> Checked:
     return _finish_task(tasks.forecast_task(
         window_config, found.text_format,
         _from_args(preprocessing_options.ForecastOptions, args, calendar_features=not args.no_calendar_features),
-        _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual),
+        _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual,
+                   target_differences=not args.no_target_differences),
         _from_args(gates.ForecastGate, args)), 'forecast', args, selection)
 
   return Checked(_with_spans_described(found.describe(args.data, args.target), selection), build_task, selection)
@@ -782,6 +783,11 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
                      help='Huber loss delta in target z-score units (default: %(default)s)')
   model.add_argument('--no-residual', action='store_true',
                      help='predict the level, not the change from the last value')
+  model.add_argument('--no-target-differences', action='store_true',
+                     help='do not feed the target\'s step-to-step changes as an extra input')
+  model.add_argument('--ema-momentum', type=float, default=FORECAST.ema_momentum,
+                     help='keep a moving average of the weights with this momentum, 0 = the last step\'s weights '
+                     '(default: %(default)s)')
   model.add_argument('--no-calendar-features', action='store_true',
                      help='no time-of-day/time-of-year inputs derived from the timestamps')
   gate = parser.add_argument_group('blessing gate (overall eval slice)')

@@ -11,7 +11,7 @@ from trainer import hyperparameters
 
 @pytest.mark.parametrize('task,hyperparameter_class,options_class,gate_class,overrides', [
     ('forecast', hyperparameters.ForecastHyperparameters, options.ForecastOptions, gates.ForecastGate,
-     {'residual': True}),
+     {'residual': True, 'target_differences': True}),
     ('sentiment', hyperparameters.SentimentHyperparameters, options.SentimentOptions, gates.SentimentGate, {}),
     ('translate', hyperparameters.TranslateHyperparameters, options.TranslateOptions, gates.TranslateGate,
      {'reverse_source': True}),

@@ -27,14 +27,28 @@ FORECAST_OUTPUT = 'forecast'
 WINDOW_SIGNATURE = 'forecast_window'
 
 
+class StepDifferences(keras.layers.Layer):
+  """[batch, window] -> [batch, window, 1]: each step minus the one before (0 at the first step)."""
+
+  def call(self, values):
+    changes = tf.concat([tf.zeros_like(values[:, :1]), values[:, 1:] - values[:, :-1]], axis=1)
+    return changes[:, :, None]
+
+
 def build_model(numeric_features: List[str], categorical_vocab_sizes: Dict[str, int], target_feature: str,
                 window: int, units: int = 64, layers: int = 1, dropout: float = 0.0,
-                embedding_dim: int = 4, residual: bool = True) -> keras.Model:
-  """Transformed window features -> forecast of the target in z-score units, shape [batch, 1]."""
+                embedding_dim: int = 4, residual: bool = True, target_differences: bool = False) -> keras.Model:
+  """Transformed window features -> forecast of the target in z-score units, shape [batch, 1].
+
+  target_differences: the target's hour-to-hour changes are a further input at every step (the residual output
+  predicts a change, and the recent changes are its most direct evidence).
+  """
   inputs, steps = {}, []
   for key in numeric_features:
     inputs[key] = keras.Input(shape=(window,), name=key, dtype=tf.float32)
     steps.append(keras.layers.Reshape((window, 1), name=f'{key}_steps')(inputs[key]))
+  if target_differences:
+    steps.append(StepDifferences(name='target_differences')(inputs[target_feature]))
   for key, vocab_size in categorical_vocab_sizes.items():
     inputs[key] = keras.Input(shape=(window,), name=key, dtype=tf.int64)
     steps.append(keras.layers.Embedding(vocab_size, embedding_dim, name=f'{key}_embedding')(inputs[key]))
@@ -92,11 +106,16 @@ def build_and_compile(setup: common.TrainingSetup, hparams: ForecastHyperparamet
   config = setup.config
   numeric_inputs = config['numeric_features'] + (list(CALENDAR_KEYS) if config['time_feature'] else [])
   model = build_model(numeric_inputs, _vocabulary_sizes(setup), config['target_feature'], config['window'],
-                      units=hparams.units, layers=hparams.layers, dropout=hparams.dropout, residual=hparams.residual)
+                      units=hparams.units, layers=hparams.layers, dropout=hparams.dropout, residual=hparams.residual,
+                      target_differences=hparams.target_differences)
   loss = hparams.loss
   if loss == 'huber':  # Keras' default delta (1 z-unit) would make it MSE for almost every error
     loss = keras.losses.Huber(delta=hparams.huber_delta)
-  model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
+  # With ema_momentum, the weights kept at the end of training are an exponential moving average of the steps'
+  # weights, which smooths out the last epochs' noise (bench/README.md).
+  optimizer = keras.optimizers.Adam(hparams.learning_rate, use_ema=hparams.ema_momentum > 0,
+                                    ema_momentum=hparams.ema_momentum or 0.99)
+  model.compile(optimizer=optimizer,
                 steps_per_execution=hparams.steps_per_execution,
                 loss=loss, metrics=[keras.metrics.MeanAbsoluteError(name='mae')])
   return model, []
