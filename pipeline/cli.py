@@ -118,6 +118,8 @@ class ProgressPrinter(logging.Handler):
     elif message == 'A cached execution %d is used.':
       self._cached = True
     elif isinstance(message, str) and _EPOCH_RECORD.match(message):
+      if self._node == 'Tuner' and not self._interactive:
+        return  # a line per trial is enough in a log file; a terminal still sees each trial's epochs in place
       epoch, epochs, loss, metric, value, left = record.args
       self._show(f'epoch {epoch}/{epochs}  loss {loss:.4f}  eval {metric} {value:.4f}  '
                  f'{_duration(left)} left', final=False)

@@ -86,9 +86,12 @@ def test_a_search_where_every_trial_fails_is_an_error(tmp_path):
 
 
 def test_trial_records_become_progress_lines():
+  """One line per trial in a log file; the trials' epoch lines only on a terminal (updated in place)."""
+  from trainer.common import EPOCH_MESSAGE  # pylint: disable=g-import-not-at-top
   console = io.StringIO()
   printer = ProgressPrinter(console, total=1)
-  for message, args in [('Component %s is running.', ('Tuner',)), (tuning.TRIAL_MESSAGE, (1, 3, 'mae', 0.25, 0.25)),
+  for message, args in [('Component %s is running.', ('Tuner',)), (EPOCH_MESSAGE, (1, 2, 0.5, 'mae', 0.3, 9.0)),
+                        (tuning.TRIAL_MESSAGE, (1, 3, 'mae', 0.25, 0.25)),
                         (tuning.TRIAL_MESSAGE, (2, 3, 'mae', 0.5, 0.25)), ('Component %s is finished.', ('Tuner',))]:
     printer.emit(logging.LogRecord('absl', logging.INFO, __file__, 1, message, args, None))
   lines = console.getvalue().splitlines()
