@@ -255,9 +255,16 @@ def _check_forecast(args) -> Checked:
 
 
 def _pretrained_embeddings(args, defaults) -> Optional[dict]:
-  """Checks the --embeddings file (its first lines: fast) and sizes the embedding to it; None without one.
+  """Checks the --embeddings file (its first lines, and its SHA-256 for the Trainer's cache key) and sizes the
+  embedding to it; None without one.
   Sets args.embedding_dim: the flag, else the file's dimension, else the default."""
   from trainer import pretrained_embeddings  # pylint: disable=g-import-not-at-top  # no TensorFlow import
+  if args.embedding_dim is not None and args.embedding_dim < 1:
+    raise data_contract.DataContractError(f'--embedding-dim must be at least 1, not {args.embedding_dim}')
+  if args.freeze_embedding_epochs and args.freeze_embedding_epochs >= args.epochs:
+    raise data_contract.DataContractError(
+        f'--freeze-embedding-epochs {args.freeze_embedding_epochs} leaves none of the {args.epochs} epochs to train '
+        'the embedding')
   if not args.embeddings:
     if args.freeze_embedding_epochs:
       raise data_contract.DataContractError('--freeze-embedding-epochs needs --embeddings FILE')
@@ -787,7 +794,7 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
                      help='predict the level, not the change from the last value')
   model.add_argument('--no-target-differences', action='store_true',
                      help='do not feed the target\'s step-to-step changes as an extra input')
-  model.add_argument('--ema-momentum', type=float, default=FORECAST.ema_momentum,
+  model.add_argument('--ema-momentum', type=momentum_argument, default=FORECAST.ema_momentum,
                      help='keep a moving average of the weights with this momentum, 0 = the last step\'s weights '
                      '(default: %(default)s)')
   model.add_argument('--no-calendar-features', action='store_true',
@@ -925,6 +932,16 @@ def positive_int_argument(value: str) -> int:
   if number < 1:
     raise argparse.ArgumentTypeError(f'{value!r} is not a whole number of at least 1')
   return number
+
+
+def momentum_argument(value: str) -> float:
+  try:
+    momentum = float(value)
+  except ValueError:
+    momentum = -1.0
+  if not 0 <= momentum < 1:  # 1 would keep the starting weights; NaN fails too
+    raise argparse.ArgumentTypeError(f'{value!r} is not a momentum from 0 (off) up to, not including, 1')
+  return momentum
 
 
 def minutes_argument(value: str) -> float:

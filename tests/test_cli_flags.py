@@ -112,6 +112,8 @@ def test_embeddings_file_sizes_the_embedding_and_goes_to_the_trainer(tmp_path):
 @pytest.mark.parametrize('argv,message', [
     (['--embeddings', 'VECTORS', '--freeze-embedding-epochs', '1'], 'vectors.txt line 2: expected a word and 3 numbers, found 3 fields'),
     (['--freeze-embedding-epochs', '1'], '--freeze-embedding-epochs needs --embeddings FILE'),
+    (['--embeddings', 'VECTORS', '--freeze-embedding-epochs', '5', '--epochs', '5'], 'leaves none of the 5 epochs'),
+    (['--embedding-dim', '0'], '--embedding-dim must be at least 1'),
     (['--embeddings', 'missing.txt'], 'missing.txt'),
 ])
 def test_bad_embeddings_flags_stop_the_run_before_anything_runs(tmp_path, capsys, argv, message):
@@ -125,7 +127,8 @@ def test_bad_embeddings_flags_stop_the_run_before_anything_runs(tmp_path, capsys
 
 
 @pytest.mark.parametrize('flag,value', [('--trials', '0'), ('--trials', 'two'), ('--tune-minutes', '-1'),
-                                        ('--tune-minutes', 'nan'), ('--beam-size', '0')])
+                                        ('--tune-minutes', 'nan'), ('--beam-size', '0'), ('--ema-momentum', '1'),
+                                        ('--ema-momentum', '-0.5')])
 def test_bad_tuning_and_decoding_numbers_are_usage_errors(capsys, flag, value):
   task = 'translate' if flag == '--beam-size' else 'forecast'
   with pytest.raises(SystemExit) as exit_info:

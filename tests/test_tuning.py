@@ -73,6 +73,7 @@ def test_a_failing_trial_is_skipped_and_the_best_finished_one_wins(tmp_path):
   tuner.search()
   best = tuner.get_best_hyperparameters()[0].values
   finished = [t for t in tuner.oracle.trials.values() if t.status == 'COMPLETED']
+  assert any(t.status == 'FAILED' for t in tuner.oracle.trials.values())
   assert best['units'] == min(t.hyperparameters.values['units'] for t in finished)
 
 

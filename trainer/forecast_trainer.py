@@ -3,7 +3,9 @@
 Architecture (the seed's Example 1 as the baseline: LSTM layer(s) + Dense): the W steps of every input
 feature (z-scored numerics, embedded categoricals) feed stacked LSTM layers; a Dense layer reads the last
 state. With `residual` (default) the Dense output is added to the last observed target value, so the
-network learns the change from the persistence forecast rather than the level.
+network learns the change from the persistence forecast rather than the level. With `target_differences`
+(default) the target's step-to-step changes are a further input, and with `ema_momentum` (default) the weights
+kept are a moving average of the training steps' weights.
 """
 from typing import Any, Dict, List, Optional, Tuple
 

@@ -472,7 +472,7 @@ def freeze_epochs(config: Dict[str, Any]) -> int:
 
 def from_config(config: Dict[str, Any], model, layer_name: str, tft_output, vocabulary_name: str,
                 model_run_dir: Optional[str]) -> list:
-  """The run_fn's one call: with `config[CONFIG_KEY]` set (trainer_config's dict), checks the file is the one the
+  """The trainers' one call (in build_and_compile: run_fn and every tuning trial): with `config[CONFIG_KEY]` set (trainer_config's dict), checks the file is the one the
   pipeline was configured with, initialises `model`'s layer `layer_name` from it by the vocabulary
   `vocabulary_name`, logs and writes the report (<model_run_dir>/pretrained_embeddings.json), and returns the fit
   callbacks to add ([freeze_callback] when freeze_epochs > 0). With `config[CONFIG_KEY]` None: returns [].

@@ -109,11 +109,11 @@ def build_and_compile(setup: common.TrainingSetup, hparams: SentimentHyperparame
 def fit(setup: common.TrainingSetup, model: keras.Model, hparams: SentimentHyperparameters,
         callbacks: List[keras.callbacks.Callback]):
   """Trains on the train split, early-stopping on eval AUC (`patience`); returns the History."""
-  callbacks = list(callbacks)
+  callbacks = list(callbacks)  # early stopping first: later callbacks' on_train_end see the restored weights
   if hparams.patience > 0:
     # On the gate's metric: eval loss keeps rising while AUC and accuracy still improve (over-confidence).
     # Counted from the first epoch that trains the embedding (--freeze-embedding-epochs).
-    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hparams.patience,
+    callbacks.insert(0, keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=hparams.patience,
                                                    restore_best_weights=True,
                                                    start_from_epoch=pretrained_embeddings.freeze_epochs(setup.config)))
   return model.fit(setup.train, validation_data=setup.evaluation, epochs=hparams.epochs, verbose=0,

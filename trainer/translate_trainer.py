@@ -364,6 +364,8 @@ def build_and_compile(setup: common.TrainingSetup, hparams: TranslateHyperparame
   callbacks its fit needs (freezing those rows at first); call under the strategy's scope (run_fn and tuning
   trials)."""
   source_vocab_size, target_vocab_size = vocabulary_sizes(setup.tft_output, setup.config['num_oov_buckets'])
+  if hparams.beam_size > target_vocab_size:  # now, not at export after all the training
+    raise ValueError(f'--beam-size {hparams.beam_size} exceeds the target vocabulary ({target_vocab_size} ids)')
   seq2seq = build_model(source_vocab_size, target_vocab_size, setup.config['max_target_length'],
                         embedding_dim=hparams.embedding_dim, units=hparams.units, layers=hparams.layers,
                         dropout=hparams.dropout, reverse_source=hparams.reverse_source, attention=hparams.attention)
@@ -375,10 +377,10 @@ def build_and_compile(setup: common.TrainingSetup, hparams: TranslateHyperparame
 def fit(setup: common.TrainingSetup, seq2seq: Seq2Seq, hparams: TranslateHyperparameters,
         callbacks: List[keras.callbacks.Callback]):
   """Teacher-forced training, early-stopping on the eval loss (`patience`); returns the History."""
-  callbacks = list(callbacks)
+  callbacks = list(callbacks)  # early stopping first: later callbacks' on_train_end see the restored weights
   if hparams.patience > 0:
     # Counted from the first epoch that trains the source embedding (--freeze-embedding-epochs).
-    callbacks.append(keras.callbacks.EarlyStopping(monitor='val_loss', patience=hparams.patience,
+    callbacks.insert(0, keras.callbacks.EarlyStopping(monitor='val_loss', patience=hparams.patience,
                                                    restore_best_weights=True,
                                                    start_from_epoch=pretrained_embeddings.freeze_epochs(setup.config)))
   train, evaluation = setup.train, setup.evaluation

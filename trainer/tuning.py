@@ -59,15 +59,28 @@ class _DeadlineOracle(keras_tuner.oracles.RandomSearchOracle):
 
 
 class _StopAtDeadline(keras.callbacks.Callback):
-  """Ends a trial's training after the epoch during which the time budget ran out (its best epoch counts)."""
+  """Ends a trial's training after the epoch during which the time budget ran out, unless no trial has finished
+  yet (the search always has one whole trial)."""
 
-  def __init__(self, deadline: float):
+  def __init__(self, deadline: float, one_finished: Callable[[], bool]):
     super().__init__()
-    self._deadline = deadline
+    self._deadline, self._one_finished = deadline, one_finished
 
   def on_epoch_end(self, epoch, logs=None):
-    if time.time() >= self._deadline:
+    if time.time() >= self._deadline and self._one_finished():
       self.model.stop_training = True
+
+
+class _FinalScore(keras.callbacks.Callback):
+  """Scores the model training ends with (after early stopping restored its best epoch, or the optimizer swapped in
+  its moving-average weights): the weights the Trainer would export, not an epoch's passing values."""
+
+  def __init__(self, evaluation):
+    super().__init__()
+    self._evaluation, self.scores = evaluation, {}
+
+  def on_train_end(self, logs=None):
+    self.scores = self.model.evaluate(self._evaluation, verbose=0, return_dict=True)
 
 
 class TfKerasTuner(keras_tuner.engine.base_tuner.BaseTuner):
@@ -111,7 +124,8 @@ def make_tuner(fn_args, label_key: str, hyperparameters_class: Type,
   (the run_fn's own functions; the model is whatever the task's fit takes: a Keras model, or translate's
   Seq2Seq).
 
-  A trial's score is its best epoch's eval objective (early stopping restores that epoch in the Trainer too).
+  A trial's score is the eval objective of the weights its training ends with: what the Trainer would export
+  with the same values (the best epoch under early stopping, the moving average with --ema-momentum).
   """
   # The Tuner's FnArgs have the transform graph under another name than the Trainer's.
   fn_args.transform_output = fn_args.transform_output or fn_args.transform_graph_path
@@ -120,7 +134,6 @@ def make_tuner(fn_args, label_key: str, hyperparameters_class: Type,
   objective, direction = tuning['objective'], tuning['direction']
   minutes = float(tuning.get('minutes') or 0)
   deadline = time.time() + 60 * minutes if minutes > 0 else None
-  pick = min if direction == 'min' else max
   metric = objective.removeprefix('val_')  # as the progress lines name it
 
   def train_trial(values: Dict[str, Any]) -> float:
@@ -130,12 +143,14 @@ def make_tuner(fn_args, label_key: str, hyperparameters_class: Type,
     trial_setup = setup.with_hyperparameters(hparams)
     with trial_setup.strategy.scope():
       model, callbacks = build_and_compile(trial_setup, hparams)
+    final = _FinalScore(trial_setup.evaluation)
     callbacks = [*callbacks, common.EpochProgress(hparams.epochs, metric)]
     if deadline is not None:
-      callbacks.append(_StopAtDeadline(deadline))
-    history = fit(trial_setup, model, hparams, callbacks)
-    scores = [v for v in history.history.get(objective, []) if v is not None and math.isfinite(v)]
-    return pick(scores) if scores else math.nan
+      callbacks.append(_StopAtDeadline(deadline, lambda: any(
+          t.status == keras_tuner.engine.trial.TrialStatus.COMPLETED for t in oracle.trials.values())))
+    # Last: after EarlyStopping's own on_train_end has restored the best epoch.
+    fit(trial_setup, model, hparams, [*callbacks, final])
+    return float(final.scores.get(metric, math.nan))
 
   oracle = _DeadlineOracle(
       objective=keras_tuner.Objective(objective, direction),
@@ -143,7 +158,9 @@ def make_tuner(fn_args, label_key: str, hyperparameters_class: Type,
       # KerasTuner reads seed 0 as "random": shift the project's seeds (0 is the default) by one.
       seed=int(setup.hparams.seed) + 1,
       hyperparameters=hyperparameter_space(tuning['search_space']),
-      deadline=deadline)
+      deadline=deadline,
+      # A failing trial is skipped however many fail in a row (KerasTuner's default ends the search at 3).
+      max_consecutive_failed_trials=int(tuning['trials']))
   tuner = TfKerasTuner(train_trial, objective, int(tuning['trials']), oracle=oracle,
                        directory=fn_args.working_dir, project_name='search', overwrite=True)
   return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={})
