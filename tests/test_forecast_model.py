@@ -56,16 +56,15 @@ def test_target_differences_are_an_extra_input_step_by_step():
 
 
 def test_moving_average_weights_replace_the_last_steps_weights_after_fit(monkeypatch):
-  """With ema_momentum the model keeps the averaged weights (tf_keras swaps them in when fit ends), under the
-  Trainer's strategy (one replica here: the forecast end-to-end runs train on two)."""
+  """With ema_momentum the model keeps the averaged weights (tf_keras swaps them in when fit ends)."""
   from trainer.hyperparameters import ForecastHyperparameters  # pylint: disable=g-import-not-at-top
 
   class Setup:  # what build_and_compile reads of a TrainingSetup
     config = {'numeric_features': ['y', 'x'], 'categorical_features': [], 'time_feature': '', 'target_feature': 'y',
               'window': WINDOW}
-  strategy = common.make_strategy(1)
+  # No strategy here: a second MirroredStrategy in this module's process broke the two-replica test's collectives.
   monkeypatch.setattr(forecast_trainer, '_vocabulary_sizes', lambda setup: {})  # no categorical inputs here
-  with strategy.scope():
+  if True:  # pylint: disable=using-constant-test
     model, callbacks = forecast_trainer.build_and_compile(Setup(), ForecastHyperparameters(units=4, ema_momentum=0.5))
   assert callbacks == [] and model.optimizer.use_ema
   inputs = {k: v for k, v in _inputs(32).items() if k != 'wind'}
