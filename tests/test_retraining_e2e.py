@@ -248,10 +248,11 @@ def test_schedule_command_logs_its_start_and_stops_on_sigterm(story, tmp_path):
     assert process.poll() is None and time.time() < deadline, ''.join(lines) + process.stderr.read()
     lines.append(process.stdout.readline())
   process.send_signal(signal.SIGTERM)
-  # Read on through the same file object: communicate() reads the raw pipe and would lose what readline() buffered.
-  out = process.stdout.read()
-  err = process.stderr.read()
-  assert process.wait(timeout=30) == 0, out + err
+  # Wait first, with a timeout: a scheduler that ignored SIGTERM fails the test instead of hanging it. Then read on
+  # through the same file objects: communicate() reads the raw pipes and would lose what readline() buffered.
+  status = process.wait(timeout=30)
+  out, err = process.stdout.read(), process.stderr.read()
+  assert status == 0, out + err
   text = ''.join(lines) + out
   assert '0 3 * * *' in text and '--data ' + story['data'] in text and '--cron' not in text.split('runs:')[1]
   assert 'scheduler stopped' in text
