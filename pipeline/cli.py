@@ -80,6 +80,8 @@ class UserError(Exception):
 
 # The Trainer's per-epoch record (trainer.common.EPOCH_MESSAGE), as the progress line shows it.
 _EPOCH_RECORD = re.compile(r'^epoch %d/%d: ')
+# The Tuner's per-trial record (trainer.tuning.TRIAL_MESSAGE).
+_TRIAL_RECORD = re.compile(r'^trial %d/%d: ')
 
 
 class ProgressPrinter(logging.Handler):
@@ -116,9 +118,14 @@ class ProgressPrinter(logging.Handler):
     elif message == 'A cached execution %d is used.':
       self._cached = True
     elif isinstance(message, str) and _EPOCH_RECORD.match(message):
+      if self._node == 'Tuner' and not self._interactive:
+        return  # a line per trial is enough in a log file; a terminal still sees each trial's epochs in place
       epoch, epochs, loss, metric, value, left = record.args
       self._show(f'epoch {epoch}/{epochs}  loss {loss:.4f}  eval {metric} {value:.4f}  '
                  f'{_duration(left)} left', final=False)
+    elif isinstance(message, str) and _TRIAL_RECORD.match(message):
+      trial, trials, metric, value, best = record.args
+      self._show(f'trial {trial}/{trials} done  eval {metric} {value:.4f}  best {best:.4f}', final=False)
     elif message == 'Component %s is finished.':
       status = 'cached' if self._cached else 'done'
       self._show(f'{status:<7}{time.time() - self._started:6.1f}s', final=True)
@@ -204,6 +211,8 @@ def _finish_task(task, task_name: str, args, selection: data_contract.SpanSelect
   from pipeline import tasks  # pylint: disable=g-import-not-at-top
   if selection.spans:
     task = tasks.with_spans(task, _spans_back(task_name, args), args.span)
+  if args.tune:
+    task = tasks.with_tuning(task, tasks.Tuning(trials=args.trials, minutes=args.tune_minutes))
   data_gate = dataclasses.replace(
       task.data_gate,
       **{name: getattr(args, name) for name in ('max_categorical_drift', 'max_numeric_drift')
@@ -238,10 +247,33 @@ def _check_forecast(args) -> Checked:
     return _finish_task(tasks.forecast_task(
         window_config, found.text_format,
         _from_args(preprocessing_options.ForecastOptions, args, calendar_features=not args.no_calendar_features),
-        _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual),
+        _from_args(trainer_hyperparameters.ForecastHyperparameters, args, residual=not args.no_residual,
+                   target_differences=not args.no_target_differences),
         _from_args(gates.ForecastGate, args)), 'forecast', args, selection)
 
   return Checked(_with_spans_described(found.describe(args.data, args.target), selection), build_task, selection)
+
+
+def _pretrained_embeddings(args, defaults) -> Optional[dict]:
+  """Checks the --embeddings file (its first lines, and its SHA-256 for the Trainer's cache key) and sizes the
+  embedding to it; None without one.
+  Sets args.embedding_dim: the flag, else the file's dimension, else the default."""
+  from trainer import pretrained_embeddings  # pylint: disable=g-import-not-at-top  # no TensorFlow import
+  if args.embedding_dim is not None and args.embedding_dim < 1:
+    raise data_contract.DataContractError(f'--embedding-dim must be at least 1, not {args.embedding_dim}')
+  if args.freeze_embedding_epochs and args.freeze_embedding_epochs >= args.epochs:
+    raise data_contract.DataContractError(
+        f'--freeze-embedding-epochs {args.freeze_embedding_epochs} leaves none of the {args.epochs} epochs to train '
+        'the embedding')
+  if not args.embeddings:
+    if args.freeze_embedding_epochs:
+      raise data_contract.DataContractError('--freeze-embedding-epochs needs --embeddings FILE')
+    args.embedding_dim = args.embedding_dim or defaults.embedding_dim
+    return None
+  config = pretrained_embeddings.trainer_config(args.embeddings, args.freeze_embedding_epochs,
+                                                embedding_dim=args.embedding_dim)
+  args.embedding_dim = config['dimension']
+  return config
 
 
 def _check_sentiment(args) -> Checked:
@@ -250,6 +282,7 @@ def _check_sentiment(args) -> Checked:
   selection = _spans('sentiment', args)
   found = data_contract.check_sentiment_spans(selection.directories, args.text_column, args.label_column,
                                               slice_columns, delimiter)
+  embeddings = _pretrained_embeddings(args, SENTIMENT)
 
   def build_task():
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
@@ -257,7 +290,8 @@ def _check_sentiment(args) -> Checked:
                                              args.text_column, args.label_column, slice_columns,
                                              _from_args(preprocessing_options.SentimentOptions, args),
                                              _from_args(trainer_hyperparameters.SentimentHyperparameters, args),
-                                             _from_args(gates.SentimentGate, args)), 'sentiment', args, selection)
+                                             _from_args(gates.SentimentGate, args), embeddings),
+                        'sentiment', args, selection)
 
   return Checked(_with_spans_described(f'{found.rows:,} labelled sentences in {args.data} ({found.layout})',
                                        selection), build_task, selection)
@@ -269,6 +303,7 @@ def _check_translate(args) -> Checked:
   selection = _spans('translate', args)
   _, described = data_contract.check_translate_data(args.data, args.pattern, args.max_line_chars,
                                                     directories=selection.directories)
+  embeddings = _pretrained_embeddings(args, TRANSLATE)
 
   def build_task():
     from pipeline import tasks  # pylint: disable=g-import-not-at-top
@@ -276,7 +311,7 @@ def _check_translate(args) -> Checked:
         data_contract.translate_format(args.max_line_chars), args.pattern,
         _from_args(preprocessing_options.TranslateOptions, args),
         _from_args(trainer_hyperparameters.TranslateHyperparameters, args, reverse_source=not args.no_reverse_source),
-        _from_args(gates.TranslateGate, args)), 'translate', args, selection)
+        _from_args(gates.TranslateGate, args), embeddings), 'translate', args, selection)
 
   return Checked(_with_spans_described(described, selection), build_task, selection)
 
@@ -689,7 +724,14 @@ def _add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: s
   trainer/hyperparameters.py); returns the group for task-specific flags."""
   model = parser.add_argument_group('model and training')
   if hasattr(defaults, 'embedding_dim'):
-    model.add_argument('--embedding-dim', type=int, default=defaults.embedding_dim, help='(default: %(default)s)')
+    model.add_argument('--embedding-dim', type=int, default=None,
+                       help=f'(default: {defaults.embedding_dim}, or the --embeddings file\'s dimension)')
+    which = 'source ' if hasattr(defaults, 'reverse_source') else ''
+    model.add_argument('--embeddings', default='', metavar='FILE',
+                       help=f'word vectors (GloVe or word2vec text format) for the {which}embedding: rows of the '
+                       'vocabulary\'s words found in FILE start from its vectors, the others stay random')
+    model.add_argument('--freeze-embedding-epochs', type=int, default=0, metavar='N',
+                       help='with --embeddings: keep the embedding fixed for the first N epochs (default: 0)')
   model.add_argument('--units', type=int, default=defaults.units, help=f'{units_help} (default: %(default)s)')
   model.add_argument('--layers', type=int, default=defaults.layers, help=f'{layers_help} (default: %(default)s)')
   model.add_argument('--dropout', type=float, default=defaults.dropout, help='(default: %(default)s)')
@@ -702,6 +744,15 @@ def _add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: s
   model.add_argument('--batch-size', type=int, default=defaults.batch_size, help='per replica (default: %(default)s)')
   model.add_argument('--learning-rate', type=float, default=defaults.learning_rate, help='Adam (default: %(default)s)')
   model.add_argument('--seed', type=int, default=defaults.seed)
+  tuning = parser.add_argument_group('hyperparameter search (TFX Tuner before the Trainer)')
+  tuning.add_argument('--tune', action='store_true',
+                      help='search the task\'s space (units, layers, dropout, learning rate, batch size'
+                      + (', loss' if hasattr(defaults, 'huber_delta') else '') + '); the Trainer then trains with '
+                      'the best trial\'s values, which replace the flags of the same names')
+  tuning.add_argument('--trials', type=positive_int_argument, default=10, metavar='N', help='with --tune (default: %(default)s)')
+  tuning.add_argument('--tune-minutes', type=minutes_argument, default=0, metavar='M',
+                      help='with --tune: start no trial after M minutes (the first always runs); 0 = no limit '
+                      '(default: %(default)s)')
   return model
 
 
@@ -741,6 +792,11 @@ def _add_forecast_flags(parser: argparse.ArgumentParser) -> None:
                      help='Huber loss delta in target z-score units (default: %(default)s)')
   model.add_argument('--no-residual', action='store_true',
                      help='predict the level, not the change from the last value')
+  model.add_argument('--no-target-differences', action='store_true',
+                     help='do not feed the target\'s step-to-step changes as an extra input')
+  model.add_argument('--ema-momentum', type=momentum_argument, default=FORECAST.ema_momentum,
+                     help='keep a moving average of the weights with this momentum, 0 = the last step\'s weights '
+                     '(default: %(default)s)')
   model.add_argument('--no-calendar-features', action='store_true',
                      help='no time-of-day/time-of-year inputs derived from the timestamps')
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
@@ -794,6 +850,12 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   model = _add_training_flags(parser, TRANSLATE, 'LSTM units', 'stacked encoder and decoder layers', 'loss')
   model.add_argument('--no-reverse-source', action='store_true',
                      help='encode the source in reading order (default: backwards, which trains faster)')
+  model.add_argument('--attention', choices=['none', 'luong', 'bahdanau'], default=TRANSLATE.attention,
+                     help='the decoder attends over the encoder\'s outputs: luong (multiplicative) or bahdanau '
+                     '(additive); none = the plain encoder-decoder (default: %(default)s)')
+  model.add_argument('--beam-size', type=positive_int_argument, default=TRANSLATE.beam_size, metavar='N',
+                     help='serving decodes with a beam of N hypotheses, in the graph; 1 = greedy (default: '
+                     '%(default)s)')
   gate = parser.add_argument_group('blessing gate (overall eval slice)')
   gate.add_argument('--min-bleu', type=float, default=TRANSLATE_GATE.min_bleu,
                     help='corpus BLEU (0-100, case-insensitive) must exceed this (default: %(default)s)')
@@ -863,6 +925,33 @@ def version_argument(value: str) -> str:
   if value and not value.isdigit():
     raise argparse.ArgumentTypeError(f'{value!r} is not a version number (`tfx-lstm serving TASK` lists them)')
   return value
+
+
+def positive_int_argument(value: str) -> int:
+  number = int(value) if value.strip().lstrip('+').isdigit() else 0
+  if number < 1:
+    raise argparse.ArgumentTypeError(f'{value!r} is not a whole number of at least 1')
+  return number
+
+
+def momentum_argument(value: str) -> float:
+  try:
+    momentum = float(value)
+  except ValueError:
+    momentum = -1.0
+  if not 0 <= momentum < 1:  # 1 would keep the starting weights; NaN fails too
+    raise argparse.ArgumentTypeError(f'{value!r} is not a momentum from 0 (off) up to, not including, 1')
+  return momentum
+
+
+def minutes_argument(value: str) -> float:
+  try:
+    minutes = float(value)
+  except ValueError:
+    minutes = -1.0
+  if not minutes >= 0 or minutes == float('inf'):  # also NaN
+    raise argparse.ArgumentTypeError(f'{value!r} is not a number of minutes (0 or more; 0 = no limit)')
+  return minutes
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
 from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import module_fingerprint
+from pipeline import tasks
 from pipeline.tasks import TaskSpec
 
 # Where a pipeline runs decides how it finds earlier models (docs/design.md §12):
@@ -47,8 +48,8 @@ def create_pipeline(
     keep_versions: int = 5,
     profile: Profile = 'local',
 ) -> tfx.dsl.Pipeline:
-  """Builds ExampleGen -> statistics/schema/validation -> data check -> [windowing] -> Transform -> Trainer
-  -> Evaluator -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for
+  """Builds ExampleGen -> statistics/schema/validation -> data check -> [windowing] -> Transform -> [Tuner ->]
+  Trainer -> Evaluator -> serving smoke test -> Pusher [-> test-split score] -> eval predictions (for the report) for
   one task.
 
   Args:
@@ -163,12 +164,28 @@ def create_pipeline(
     ).with_id('warm_start_model')
     base_model = warm_start_model.outputs['model']
     components.append(warm_start_model)
+  best_hyperparameters = None
+  if task.tuning:
+    # Trials train from scratch on the same transformed splits as the Trainer; the Trainer then trains once with
+    # the best trial's values (its own warm start included). Cached like any component: same data, code and
+    # search, no new search.
+    tuner = tfx.components.Tuner(
+        tuner_fn=task.tuner_fn,
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        schema=schema,
+        train_args=tfx.proto.TrainArgs(splits=['train']),
+        eval_args=tfx.proto.EvalArgs(splits=['eval']),
+        custom_config=tasks.tuner_config(task))
+    best_hyperparameters = tuner.outputs['best_hyperparameters']
+    components.append(tuner)
   trainer = tfx.components.Trainer(
       run_fn=task.run_fn,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema,
       base_model=base_model,
+      hyperparameters=best_hyperparameters,
       custom_config=task.trainer_config)
   components.append(trainer)
   if served_model:

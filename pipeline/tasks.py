@@ -30,9 +30,18 @@ from preprocessing.options import TranslateOptions
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 from trainer import metrics as project_metrics
 from trainer.hyperparameters import ForecastHyperparameters
+from trainer.hyperparameters import SEARCH_SPACES
+from trainer.hyperparameters import SearchSpace
 from trainer.hyperparameters import SentimentHyperparameters
 from trainer.hyperparameters import TranslateHyperparameters
 
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+  """A hyperparameter search before training (`--tune`)."""
+  trials: int = 10
+  minutes: float = 0  # no new trial after this many minutes (one trial always runs); 0: no limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +66,10 @@ class TaskSpec:
   data_gate: DataGate = TEXT_DATA_GATE  # drift and skew thresholds of the data check
   spans_back: int = 1  # with span folders: how many spans up to the newest are read (0: all)
   span: Optional[int] = None  # with span folders: read up to this span instead of the newest
+  tuner_fn: str = ''  # dotted path of the task's tuner_fn
+  search_space: Optional[SearchSpace] = None  # what --tune searches
+  tuning: Optional[Tuning] = None  # set (--tune): TFX's Tuner searches before the Trainer
+
 
 
 def with_spans(task: TaskSpec, spans_back: int, span: Optional[int] = None) -> TaskSpec:
@@ -65,6 +78,23 @@ def with_spans(task: TaskSpec, spans_back: int, span: Optional[int] = None) -> T
   return dataclasses.replace(
       task, input_splits=tuple((name, SPAN_PATTERN_PREFIX + pattern) for name, pattern in task.input_splits),
       spans_back=spans_back, span=span)
+
+
+def with_tuning(task: TaskSpec, tuning: Tuning) -> TaskSpec:
+  """The task with TFX's Tuner before its Trainer: `tuning.trials` trials of the task's search space."""
+  if tuning.trials < 1 or tuning.minutes < 0:
+    raise ValueError(f'tuning needs at least 1 trial and minutes >= 0, got {tuning}')
+  return dataclasses.replace(task, tuning=tuning)
+
+
+def tuner_config(task: TaskSpec) -> Dict[str, Any]:
+  """The Tuner's custom_config: the Trainer's (trials build the same models) plus the search, and the tuner_fn's
+  code fingerprint."""
+  space = task.search_space
+  return {**task.trainer_config,
+          'tuning': {'search_space': [dict(d) for d in space.dimensions], 'objective': space.objective,
+                     'direction': space.direction, 'trials': task.tuning.trials, 'minutes': task.tuning.minutes},
+          CODE_KEY: code_fingerprint(task.tuner_fn)}
 
 
 def _code(task_name: str, transform_values: Dict[str, Any], trainer_values: Dict[str, Any],
@@ -77,6 +107,8 @@ def _code(task_name: str, transform_values: Dict[str, Any], trainer_values: Dict
   return {
       'preprocessing_fn': preprocessing_fn,
       'run_fn': run_fn,
+      'tuner_fn': f'trainer.{task_name}_trainer.tuner_fn',
+      'search_space': SEARCH_SPACES[task_name],
       'transform_config': {**transform_values, CODE_KEY: code_fingerprint(preprocessing_fn)},
       'trainer_config': {**transform_values, **trainer_values,
                          'hyperparameters': dataclasses.asdict(hyperparameters), CODE_KEY: code_fingerprint(run_fn)},
@@ -164,8 +196,10 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextF
                    label_column: str = 'label', slice_columns: Tuple[str, ...] = (),
                    options: SentimentOptions = SentimentOptions(),
                    hyperparameters: SentimentHyperparameters = SentimentHyperparameters(),
-                   gate: SentimentGate = SentimentGate()) -> TaskSpec:
-  """The sentiment task for delimited files with a header, a text column and a 0/1 label column."""
+                   gate: SentimentGate = SentimentGate(),
+                   pretrained_embeddings: Optional[Dict[str, Any]] = None) -> TaskSpec:
+  """The sentiment task for delimited files with a header, a text column and a 0/1 label column.
+  `pretrained_embeddings`: trainer.pretrained_embeddings.trainer_config(...) of a word-vector file, or None."""
   auc_gate = _higher_is_better_gate(gate.min_auc, gate.max_auc_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=label_column,
@@ -187,16 +221,18 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextF
       transform_splits=('train', 'eval'),
       review_features=(text_column, label_column, *slice_columns),
       **_code('sentiment', {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(options)},
-              {}, hyperparameters),
+              {'pretrained_embeddings': pretrained_embeddings}, hyperparameters),
   )
 
 
 def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
                    options: TranslateOptions = TranslateOptions(),
                    hyperparameters: TranslateHyperparameters = TranslateHyperparameters(),
-                   gate: TranslateGate = TranslateGate()) -> TaskSpec:
+                   gate: TranslateGate = TranslateGate(),
+                   pretrained_embeddings: Optional[Dict[str, Any]] = None) -> TaskSpec:
   """The translate task for header-less tab-separated pair files (source, target, a third field ignored),
-  hash-split 90/10 into train/eval by source sentence. `file_pattern` must stay inside the data directory."""
+  hash-split 90/10 into train/eval by source sentence. `file_pattern` must stay inside the data directory.
+  `pretrained_embeddings`: word vectors of the source language for the source embedding, or None."""
   bleu_gate = _higher_is_better_gate(gate.min_bleu, gate.max_bleu_drop)
   eval_config = tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name='serving_default', label_key=TARGET_COLUMN,
@@ -218,5 +254,6 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
       review_features=(SOURCE_COLUMN, TARGET_COLUMN),
       review_max_examples=1000,
       **_code('translate', {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
-                            **dataclasses.asdict(options)}, {}, hyperparameters),
+                            **dataclasses.asdict(options)}, {'pretrained_embeddings': pretrained_embeddings},
+              hyperparameters),
   )

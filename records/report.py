@@ -25,6 +25,7 @@ from records import run_record
 from records import task_views
 from records import training_history
 from records.run_record import RunRecord
+from trainer.hyperparameters import SEARCH_SPACES
 
 PIPELINE_PREFIX = 'tfx-lstm-'
 # The metric the Trainer early-stops on and the progress line shows, per task (trainer/*_trainer.py).
@@ -125,7 +126,10 @@ def _code_rows(record: RunRecord) -> List[List[str]]:
 
 def _training(record: RunRecord, task_name: str) -> Dict[str, object]:
   config = _json_property(record, 'Trainer', 'custom_config')
-  hyperparameters = config.get('hyperparameters', {})
+  used = training_history.trained_with(record)
+  # What training used: the configured values, with a search's best ones applied (--tune).
+  hyperparameters = used['hyperparameters'] if used else config.get('hyperparameters', {})
+  trials = training_history.tuning_trials(record)
   transform = {k: v for k, v in _json_property(record, 'Transform', 'custom_config').items() if k != 'code'}
   model_run = record.node_output('Trainer', 'model_run')
   history = training_history.read_history(model_run.uri) if model_run is not None else {}
@@ -139,7 +143,15 @@ def _training(record: RunRecord, task_name: str) -> Dict[str, object]:
   for run in training_history.RUNS:
     for metric, values in sorted(history.get(run, {}).items()):
       rows.append(['eval' if run == 'validation' else run, metric, [_number(v) for v in values]])
+  search = None
+  if trials is not None:
+    space = SEARCH_SPACES[task_name]
+    names = [d['name'] for d in space.dimensions]
+    search = {'objective': space.objective.removeprefix('val_'),
+              'better': 'lower' if space.direction == 'min' else 'higher', 'names': names,
+              'rows': [[t['trial_id'], _number(t.get('score'))] + [t.get(n, '') for n in names] for t in trials]}
   return {'figures': figures, 'epochs': epochs, 'history_rows': rows, 'hyperparameters': hyperparameters,
+          'tuned': (used or {}).get('tuned', []), 'search': search,
           'preprocessing': transform, 'logdir': model_run.uri if model_run is not None else ''}
 
 
@@ -215,6 +227,8 @@ def build_context(record: RunRecord) -> Dict[str, object]:
       'failures': [(node, message) for node in record.nodes_in_state('FAILED') if (message := record.failure(node))],
       'warm_start': training_history.warm_start(record),
       'warm_start_in_words': training_history.warm_start_in_words,
+      'pretrained_embeddings': training_history.pretrained_embeddings(record),
+      'pretrained_embeddings_in_words': training_history.pretrained_embeddings_in_words,
       'windows': read_report(windows_artifact.uri) if windows_artifact is not None else None,
       'training': _training(record, task_name),
       'evaluation': evaluation,

@@ -12,6 +12,7 @@ from records import training_history
 from records.evaluation import sliced_metrics
 from records.evaluation import validation_failures
 from records.run_record import RunRecord
+from trainer.hyperparameters import SEARCH_SPACES
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_BOUNDARIES
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
 
@@ -83,6 +84,27 @@ def _count(value) -> str:
   return 'n/a' if number is None or math.isinf(number) else f'{int(number):,}'
 
 
+def _tuning_lines(task_name: str, run: RunRecord) -> List[str]:
+  """The search's trials, best first, and whether the Trainer used the best one's values."""
+  trials = training_history.tuning_trials(run)
+  if trials is None:
+    return []
+  space = SEARCH_SPACES[task_name]
+  better = 'lower' if space.direction == 'min' else 'higher'
+  lines = [f'  tuning      {len(trials)} trial(s) finished, best first (eval {space.objective.removeprefix("val_")}, '
+           f'{better} is better)']
+  used = training_history.trained_with(run)
+  for i, trial in enumerate(trials):
+    mark = ''
+    if i == 0 and used is not None:
+      values = {k: v for k, v in trial.items() if k not in ('trial_id', 'score')}
+      same = all(used['hyperparameters'].get(k) == v for k, v in values.items())
+      mark = '  <- the Trainer used these' if same else '  (the Trainer used other values)'
+    lines.append(f"    trial {trial['trial_id']}  {_fmt(trial.get('score'), '.4f')}  "
+                 f'{training_history.trial_values_in_words(trial)}{mark}')
+  return lines
+
+
 def print_summary(task_name: str, run: RunRecord) -> None:
   """Prints the summary of one run (`run_record.read_run`)."""
   executed, cached = run.nodes_in_state('COMPLETE'), run.nodes_in_state('CACHED')
@@ -103,6 +125,11 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   warm = training_history.warm_start(run)
   if warm is not None:
     print(f'  warm start  {training_history.warm_start_in_words(warm)}')
+  vectors = training_history.pretrained_embeddings(run)
+  if vectors is not None:
+    print(f'  embeddings  {training_history.pretrained_embeddings_in_words(vectors)}')
+  for line in _tuning_lines(task_name, run):
+    print(line)
 
   report_artifact = run.output(components.WINDOW_REPORT)
   if report_artifact is not None:

@@ -2,7 +2,7 @@
 (`trainer.common.training_callbacks`) with TensorBoard's own event reader."""
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
@@ -30,16 +30,21 @@ def read_history(model_run_uri: str) -> Dict[str, Dict[str, List[float]]]:
   return history
 
 
-def warm_start(record) -> Optional[dict]:
-  """What the Trainer restored (trainer.common.warm_start's record beside its TensorBoard logs), or None when it
-  did not warm start or did not run."""
-  from trainer.common import WARM_START_RECORD  # pylint: disable=g-import-not-at-top
-  model_run = record.node_output('Trainer', 'model_run')
-  path = os.path.join(model_run.uri, WARM_START_RECORD) if model_run is not None else ''
+def _json_output(record, node: str, key: str, name: str) -> Optional[Any]:
+  """The JSON file `name` in the run's `node` output `key`, or None when the node did not run or wrote none."""
+  artifact = record.node_output(node, key)
+  path = os.path.join(artifact.uri, name) if artifact is not None else ''
   if not path or not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
     return json.load(f)
+
+
+def warm_start(record) -> Optional[dict]:
+  """What the Trainer restored (trainer.common.warm_start's record beside its TensorBoard logs), or None when it
+  did not warm start or did not run."""
+  from trainer.common import WARM_START_RECORD  # pylint: disable=g-import-not-at-top
+  return _json_output(record, 'Trainer', 'model_run', WARM_START_RECORD)
 
 
 def warm_start_in_words(warm: dict) -> str:
@@ -50,3 +55,36 @@ def warm_start_in_words(warm: dict) -> str:
   carried = ', '.join(f"{rows:,} of {warm['vocabulary_sizes'].get(name, 0):,} {name} tokens"
                       for name, rows in sorted(warm.get('vocabulary_rows_carried', {}).items()))
   return f'from the latest blessed model ({model}: {base})' + (f'; carried over {carried}' if carried else '')
+
+
+def trained_with(record) -> Optional[dict]:
+  """The hyperparameters the Trainer used (trainer.common.HYPERPARAMETERS_FILE): {'hyperparameters': {...},
+  'tuned': [names the search set]}, or None when the Trainer did not run (or predates the file)."""
+  from trainer.common import HYPERPARAMETERS_FILE  # pylint: disable=g-import-not-at-top
+  return _json_output(record, 'Trainer', 'model_run', HYPERPARAMETERS_FILE)
+
+
+TUNER_RESULTS_FILE = 'tuner_results.json'  # TFX's Tuner writes it: finished trials, best first
+
+
+def tuning_trials(record) -> Optional[List[dict]]:
+  """The search's finished trials, best first: [{'trial_id', 'score', <hyperparameter>: value, ...}], or None when
+  the run had no Tuner (or it did not finish)."""
+  return _json_output(record, 'Tuner', 'tuner_results', TUNER_RESULTS_FILE)
+
+
+def trial_values_in_words(trial: dict) -> str:
+  return ' '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}'
+                  for k, v in trial.items() if k not in ('trial_id', 'score'))
+
+
+def pretrained_embeddings(record) -> Optional[dict]:
+  """What --embeddings initialised (trainer.pretrained_embeddings' report beside the TensorBoard logs), or None."""
+  from trainer.pretrained_embeddings import REPORT_FILE  # pylint: disable=g-import-not-at-top
+  return _json_output(record, 'Trainer', 'model_run', REPORT_FILE)
+
+
+def pretrained_embeddings_in_words(report: dict) -> str:
+  frozen = f", frozen for the first {report['freeze_epochs']} epoch(s)" if report.get('freeze_epochs') else ''
+  return (f"{report['found']:,} of {report['vocabulary']:,} {report.get('vocabulary_name', '')} tokens "
+          f"({report['coverage']:.0%}) start from {report['file']}{frozen}")

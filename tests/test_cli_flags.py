@@ -11,13 +11,15 @@ from trainer import hyperparameters
 
 @pytest.mark.parametrize('task,hyperparameter_class,options_class,gate_class,overrides', [
     ('forecast', hyperparameters.ForecastHyperparameters, options.ForecastOptions, gates.ForecastGate,
-     {'residual': True}),
+     {'residual': True, 'target_differences': True}),
     ('sentiment', hyperparameters.SentimentHyperparameters, options.SentimentOptions, gates.SentimentGate, {}),
     ('translate', hyperparameters.TranslateHyperparameters, options.TranslateOptions, gates.TranslateGate,
      {'reverse_source': True}),
 ])
 def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, options_class, gate_class, overrides):
   args = cli.build_parser().parse_args(['run', task])
+  if task != 'forecast':
+    assert cli._pretrained_embeddings(args, hyperparameter_class()) is None  # sizes the embedding: no --embeddings
   assert cli._from_args(hyperparameter_class, args, **overrides) == hyperparameter_class()
   assert cli._from_args(options_class, args, **({'calendar_features': True} if task == 'forecast' else {})) \
       == options_class()
@@ -26,9 +28,10 @@ def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, op
 
 def test_flags_reach_the_dataclass():
   args = cli.build_parser().parse_args(['run', 'translate', '--epochs', '3', '--units', '32', '--min-bleu', '2.5',
-                                        '--replicas', '2', '--max-target-length', '9'])
+                                        '--replicas', '2', '--max-target-length', '9', '--attention', 'bahdanau',
+                                        '--beam-size', '3'])
   built = cli._from_args(hyperparameters.TranslateHyperparameters, args)
-  assert (built.epochs, built.units, built.replicas) == (3, 32, 2)
+  assert (built.epochs, built.units, built.replicas, built.attention, built.beam_size) == (3, 32, 2, 'bahdanau', 3)
   assert cli._from_args(options.TranslateOptions, args).max_target_length == 9
   assert cli._from_args(gates.TranslateGate, args).min_bleu == 2.5
 
@@ -87,3 +90,58 @@ def test_run_all_hands_its_run_flags_to_every_task():
     assert (parsed.root, parsed.replicas, parsed.no_cache, parsed.wait, parsed.beam_arg) == (
         '/tmp/r', 2, True, True, ['--direct_num_workers=2'])
     assert parsed.epochs == cli.build_parser().parse_args(['run', argv[1]]).epochs  # the task's own defaults
+
+
+def _vectors(tmp_path, lines):
+  path = tmp_path / 'vectors.txt'
+  path.write_text(''.join(line + '\n' for line in lines), encoding='utf-8')
+  return str(path)
+
+
+def test_embeddings_file_sizes_the_embedding_and_goes_to_the_trainer(tmp_path):
+  path = _vectors(tmp_path, ['the 0.1 0.2 0.3', 'film 0.4 0.5 0.6'])
+  args = cli.build_parser().parse_args(['run', 'sentiment', '--embeddings', path, '--freeze-embedding-epochs', '2'])
+  config = cli._pretrained_embeddings(args, hyperparameters.SentimentHyperparameters())
+  assert args.embedding_dim == 3 and config['dimension'] == 3 and config['freeze_epochs'] == 2
+  assert config['format'] == 'glove' and config['fingerprint'].startswith('sha256:')
+  args = cli.build_parser().parse_args(['run', 'translate', '--embeddings', path, '--embedding-dim', '8'])
+  with pytest.raises(cli.data_contract.DataContractError, match='3'):
+    cli._pretrained_embeddings(args, hyperparameters.TranslateHyperparameters())
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--embeddings', 'VECTORS', '--freeze-embedding-epochs', '1'], 'vectors.txt line 2: expected a word and 3 numbers, found 3 fields'),
+    (['--freeze-embedding-epochs', '1'], '--freeze-embedding-epochs needs --embeddings FILE'),
+    (['--embeddings', 'VECTORS', '--freeze-embedding-epochs', '5', '--epochs', '5'], 'leaves none of the 5 epochs'),
+    (['--embedding-dim', '0'], '--embedding-dim must be at least 1'),
+    (['--embeddings', 'missing.txt'], 'missing.txt'),
+])
+def test_bad_embeddings_flags_stop_the_run_before_anything_runs(tmp_path, capsys, argv, message):
+  path = _vectors(tmp_path, ['the 0.1 0.2 0.3', 'film 0.4 0.5'])
+  argv = [path if a == 'VECTORS' else str(tmp_path / a) if a == 'missing.txt' else a for a in argv]
+  root = tmp_path / 'root'
+  assert cli.main(['run', 'sentiment', '--root', str(root), *argv]) == 2
+  assert message in capsys.readouterr().err
+  # Only the task's lock file: no metadata, pipeline output, log or report.
+  assert sorted(str(p.relative_to(root)) for p in root.rglob('*')) == ['locks', 'locks/sentiment.lock']
+
+
+@pytest.mark.parametrize('flag,value', [('--trials', '0'), ('--trials', 'two'), ('--tune-minutes', '-1'),
+                                        ('--tune-minutes', 'nan'), ('--beam-size', '0'), ('--ema-momentum', '1'),
+                                        ('--ema-momentum', '-0.5')])
+def test_bad_tuning_and_decoding_numbers_are_usage_errors(capsys, flag, value):
+  task = 'translate' if flag == '--beam-size' else 'forecast'
+  with pytest.raises(SystemExit) as exit_info:
+    cli.build_parser().parse_args(['run', task, '--tune', flag, value])
+  assert exit_info.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_tune_flags_reach_the_task_spec():
+  from pipeline import tasks  # pylint: disable=g-import-not-at-top
+  args = cli.build_parser().parse_args(['run', 'sentiment', '--tune', '--trials', '4', '--tune-minutes', '2.5'])
+  task = cli._CHECKS['sentiment'](args).build_task()
+  assert task.tuning == tasks.Tuning(trials=4, minutes=2.5)
+  config = tasks.tuner_config(task)
+  assert config['tuning']['trials'] == 4 and config['tuning']['objective'] == 'val_auc'
+  assert {d['name'] for d in config['tuning']['search_space']} <= set(config['hyperparameters'])
+  assert cli._CHECKS['sentiment'](cli.build_parser().parse_args(['run', 'sentiment'])).build_task().tuning is None

@@ -42,3 +42,34 @@ def test_two_replica_training_step_on_cpu():
   history = model.fit(dataset, epochs=1, verbose=0)
   assert np.isfinite(history.history['loss'][0])
   assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.trainable_weights))
+
+
+def test_target_differences_are_an_extra_input_step_by_step():
+  values = np.array([[1.0, 3.0, 2.0, 2.0]], dtype='float32')
+  np.testing.assert_allclose(forecast_trainer.StepDifferences()(values).numpy()[0, :, 0], [0.0, 2.0, -1.0, 0.0])
+  plain = forecast_trainer.build_model(['y', 'x'], {'wind': 3}, 'y', WINDOW, units=8)
+  with_changes = forecast_trainer.build_model(['y', 'x'], {'wind': 3}, 'y', WINDOW, units=8, target_differences=True)
+  # One more input feature per step: the first LSTM kernel has one more row.
+  assert with_changes.get_layer('lstm_0').get_weights()[0].shape[0] == \
+      plain.get_layer('lstm_0').get_weights()[0].shape[0] + 1
+  assert with_changes(_inputs(3)).shape == (3, 1)
+
+
+def test_moving_average_weights_replace_the_last_steps_weights_after_fit(monkeypatch):
+  """With ema_momentum the model keeps the averaged weights (tf_keras swaps them in when fit ends)."""
+  from trainer.hyperparameters import ForecastHyperparameters  # pylint: disable=g-import-not-at-top
+
+  class Setup:  # what build_and_compile reads of a TrainingSetup
+    config = {'numeric_features': ['y', 'x'], 'categorical_features': [], 'time_feature': '', 'target_feature': 'y',
+              'window': WINDOW}
+  # No strategy here: a second MirroredStrategy in this module's process broke the two-replica test's collectives.
+  monkeypatch.setattr(forecast_trainer, '_vocabulary_sizes', lambda setup: {})  # no categorical inputs here
+  if True:  # pylint: disable=using-constant-test
+    model, callbacks = forecast_trainer.build_and_compile(Setup(), ForecastHyperparameters(units=4, ema_momentum=0.5))
+  assert callbacks == [] and model.optimizer.use_ema
+  inputs = {k: v for k, v in _inputs(32).items() if k != 'wind'}
+  dataset = tf.data.Dataset.from_tensor_slices((inputs, np.ones((32, 1), 'float32'))).batch(8)
+  model.fit(dataset, epochs=1, verbose=0)
+  averages = {v.name: v.numpy() for v in model.optimizer._model_variables_moving_average}  # pylint: disable=protected-access
+  kernel = model.get_layer('dense').kernel
+  assert any(np.allclose(kernel.numpy(), a) for a in averages.values() if a.shape == kernel.shape)

@@ -13,10 +13,12 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from conftest import REPO, read_run_of, run_cli
 from report_checks import assert_opens_cleanly_offline, assert_report_matches_tfma
 from records import run_record
+from trainer import pretrained_embeddings
 
 PIPELINE = 'tfx-lstm-sentiment'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataCheck', 'Transform', 'Trainer',
@@ -38,13 +40,42 @@ def data_dir(tmp_path_factory):
   return str(directory)
 
 
+VECTOR_WORDS = ['film', 'movie', 'good', 'bad', 'dull', 'funny', 'not-in-the-data-at-all']
+
+
 @pytest.fixture(scope='module')
-def run(data_dir, tmp_path_factory):
+def vectors_flags(tmp_path_factory):
+  """--embeddings with a GloVe-format file of 16-dimensional vectors (the runs' --embedding-dim)."""
+  path = tmp_path_factory.mktemp('vectors') / 'vectors.txt'
+  path.write_text(''.join(f'{word} ' + ' '.join(f'{(i + 1) * 0.01 + j * 0.001:.4f}' for j in range(16)) + '\n'
+                          for i, word in enumerate(VECTOR_WORDS)), encoding='utf-8')
+  return ['--embeddings', str(path), '--freeze-embedding-epochs', '1']
+
+
+@pytest.fixture(scope='module')
+def run(data_dir, vectors_flags, tmp_path_factory):
   root = str(tmp_path_factory.mktemp('sentiment_root'))
   # --min-auc 0: a 2-epoch model on 1,500 sentences tests the mechanics, not the quality.
-  result = run_cli('run', 'sentiment', '--data', data_dir, '--root', root, '--min-auc', '0', *FAST)
+  result = run_cli('run', 'sentiment', '--data', data_dir, '--root', root, '--min-auc', '0', *FAST, *vectors_flags)
   assert result.returncode == 0, result.stdout + result.stderr
   return root, result
+
+
+@pytest.mark.e2e
+def test_pretrained_vectors_start_the_embedding_rows_of_known_words(run, vectors_flags):
+  root, result = run
+  record = read_run_of(root, result)
+  report = json.loads(open(os.path.join(record.output('ModelRun').uri, 'pretrained_embeddings.json')).read())
+  words = pretrained_embeddings.vocabulary_words(
+      tft.TFTransformOutput(record.node_output('Transform', 'transform_graph').uri), 'sentence_vocab')
+  vocabulary = set(words)
+  assert report['found'] == len(vocabulary & set(VECTOR_WORDS)) >= 5 and report['freeze_epochs'] == 1
+  assert f"embeddings  {report['found']} of " in result.stdout and 'frozen for the first 1 epoch(s)' in result.stdout
+  # The embedding rows trained after the frozen epoch: the exported rows are no longer the file's vectors.
+  with np.load(os.path.join(record.output('Model').uri, 'warm_start', 'weights.npz')) as weights:
+    trained = weights['embedding|0']
+  film = trained[words.index('film')]
+  assert film.shape == (16,) and not np.allclose(film, [0.01 + j * 0.001 for j in range(16)], atol=1e-4)
 
 
 @pytest.mark.e2e
@@ -62,13 +93,13 @@ def test_every_component_executes_and_the_model_is_pushed(run):
 
 
 @pytest.mark.e2e
-def test_every_output_stays_under_the_root_and_the_data_is_untouched(run, data_dir):
+def test_every_output_stays_under_the_root_and_the_data_is_untouched(run, data_dir, vectors_flags):
   root, result = run
   record = read_run_of(root, result)
   uris = [a.uri for artifacts in record.outputs.values() for a in artifacts]
   assert uris and all(uri.startswith(root + os.sep) for uri in uris), uris
   assert all(path.startswith(root + os.sep) for path in re.findall(r'(?:^|\s)(/[^\s/]+/\S*)', result.stdout)
-             if not path.startswith(data_dir)), result.stdout
+             if not path.startswith((data_dir, vectors_flags[1]))), result.stdout  # inputs, read only
   assert sorted(os.listdir(data_dir)) == ['dev.tsv', 'train.tsv']
 
 
@@ -127,10 +158,10 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 @pytest.mark.e2e
-def test_editing_another_tasks_trainer_leaves_this_task_cached(run, data_dir):
+def test_editing_another_tasks_trainer_leaves_this_task_cached(run, data_dir, vectors_flags):
   root, _ = run
   result = subprocess.run([sys.executable, '-c', EDITED_ELSEWHERE, 'run', 'sentiment', '--data', data_dir,
-                           '--root', root, '--min-auc', '0', *FAST], cwd=REPO, capture_output=True, text=True,
+                           '--root', root, '--min-auc', '0', *FAST, *vectors_flags], cwd=REPO, capture_output=True, text=True,
                           timeout=900)
   assert result.returncode == 0, result.stdout + result.stderr
   assert 'fingerprints from ' in result.stdout

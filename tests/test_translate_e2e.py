@@ -18,7 +18,9 @@ from records import evaluation
 PIPELINE = 'tfx-lstm-translate'
 NODES = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataCheck', 'Transform', 'Trainer',
          'Evaluator', 'ServingSmokeTest', 'Pusher', 'EvalPredictions'}
-FAST = ['--epochs', '2', '--units', '32', '--embedding-dim', '16', '--replicas', '2']
+# The attention decoder and beam search through the whole pipeline (Evaluator, smoke test, predict decode with it).
+FAST = ['--epochs', '2', '--units', '32', '--embedding-dim', '16', '--replicas', '2', '--attention', 'luong',
+        '--beam-size', '2']
 SENTENCES = ['I am hungry.', 'Where is the station?', 'zzz qqq']
 PAIRS = 3000
 

@@ -26,6 +26,7 @@ import tensorflow_transform as tft
 
 
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
+HYPERPARAMETERS_FILE = 'hyperparameters.json'  # under the Trainer's ModelRun: the values training used
 
 
 # Multi-worker training (issue 11). The launcher of a training cluster (Vertex AI, a Kubeflow TFJob, ...) gives every
@@ -261,15 +262,38 @@ class TrainingSetup:
   def __init__(self, fn_args, label_key: str, hyperparameters_class: Type[H]):
     self.config = fn_args.custom_config
     self.hparams: H = from_config(hyperparameters_class, self.config['hyperparameters'])
+    tuned = (getattr(fn_args, 'hyperparameters', None) or {}).get('values')
+    if tuned:  # the Tuner's best trial (--tune): its values replace the configured ones
+      self.hparams = dataclasses.replace(self.hparams, **tuned)
+      absl_logging.info('hyperparameters from the search: %s', tuned)
+    if getattr(fn_args, 'model_run_dir', None) and is_chief():
+      # What this training used, for the run's summary and its tests: configured values with the tuned ones applied.
+      tf.io.gfile.makedirs(fn_args.model_run_dir)
+      with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HYPERPARAMETERS_FILE), 'w') as f:
+        json.dump({'hyperparameters': dataclasses.asdict(self.hparams), 'tuned': sorted(tuned or ())}, f,
+                  indent=1, sort_keys=True)
     keras.utils.set_random_seed(self.hparams.seed)
     self.tft_output = tft.TFTransformOutput(fn_args.transform_output)
     # Before the first op runs (the datasets' count below): MultiWorkerMirroredStrategy configures collective ops,
     # which TensorFlow allows only before its eager context initialises.
     self.strategy = make_strategy(self.hparams.replicas)
+    self._files, self._label_key = (fn_args.train_files, fn_args.eval_files), label_key
+    self._make_datasets()
+
+  def _make_datasets(self) -> None:
     # The global batch: `batch_size` per replica, over every replica of every worker.
     self.batch_size = self.hparams.batch_size * self.strategy.num_replicas_in_sync
-    self.train = make_dataset(fn_args.train_files, self.tft_output, label_key, self.batch_size, shuffle=True)
-    self.evaluation = make_dataset(fn_args.eval_files, self.tft_output, label_key, self.batch_size, shuffle=False)
+    train_files, eval_files = self._files
+    self.train = make_dataset(train_files, self.tft_output, self._label_key, self.batch_size, shuffle=True)
+    self.evaluation = make_dataset(eval_files, self.tft_output, self._label_key, self.batch_size, shuffle=False)
+
+  def with_hyperparameters(self, hparams: H) -> 'TrainingSetup':
+    """The same setup with other hyperparameters (a tuning trial); datasets rebuilt when the batch size differs."""
+    other = copy.copy(self)
+    other.hparams = hparams
+    if hparams.batch_size != self.hparams.batch_size:
+      other._make_datasets()  # pylint: disable=protected-access
+    return other
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -303,7 +327,8 @@ def _weights_by_key(model: keras.Model) -> Dict[str, np.ndarray]:
   return dict(zip(weight_keys(model), values))
 
 
-def _vocabulary_lists(tft_output: tft.TFTransformOutput, names: List[str]) -> Dict[str, List[str]]:
+# The tokens of each vocabulary in id order (the vocabulary file's lines, reserved tokens first).
+def vocabulary_lists(tft_output: tft.TFTransformOutput, names: List[str]) -> Dict[str, List[str]]:
   return {name: [t.decode('utf-8', 'surrogateescape') if isinstance(t, bytes) else str(t)
                  for t in tft_output.vocabulary_by_name(name)] for name in names}
 
@@ -338,7 +363,7 @@ def save_warm_start_state(model: keras.Model, fn_args, tft_output: tft.TFTransfo
   _save_npz(os.path.join(directory, WEIGHTS_FILE), _weights_by_key(model))
   names = sorted({axis.vocabulary for axis in vocabulary_axes.values()})
   with tf.io.gfile.GFile(os.path.join(directory, VOCABULARIES_FILE), 'w') as f:
-    json.dump(_vocabulary_lists(tft_output, names), f)
+    json.dump(vocabulary_lists(tft_output, names), f)
 
 
 def remap_rows(old: np.ndarray, initial: np.ndarray, old_vocabulary: List[str], new_vocabulary: List[str],
@@ -376,7 +401,7 @@ def warm_start(model: keras.Model, fn_args, tft_output: tft.TFTransformOutput,
     old_weights = load_npz(weights_path)
     with tf.io.gfile.GFile(vocabularies_path) as f:
       old_vocabularies = json.load(f)
-    new_vocabularies = _vocabulary_lists(tft_output, sorted({a.vocabulary for a in vocabulary_axes.values()}))
+    new_vocabularies = vocabulary_lists(tft_output, sorted({a.vocabulary for a in vocabulary_axes.values()}))
     current = _weights_by_key(model)
     restored, carried = {}, {}
     for key, initial in current.items():

@@ -6,6 +6,7 @@ each `run_fn` rebuilds the dataclass with `from_config`, which requires every fi
 to a literal of its own. What `preprocessing_fn` reads lives in `preprocessing/options.py` (Transform's config).
 """
 import dataclasses
+from typing import Any, Dict, Tuple
 
 STEPS_PER_EXECUTION = 16  # training steps per tf.function call: these models are small, per-step dispatch dominates
 
@@ -22,6 +23,12 @@ class ForecastHyperparameters:
   loss: str = 'huber'
   huber_delta: float = 0.1  # in target z-score units (~9 µg/m³ on the PM2.5 data)
   residual: bool = True
+  # From a one-core study on the full data's eval split (bench/README.md): the target's hour-to-hour changes as an
+  # input and a moving average of the weights (momentum 0.99) each added about 1 point of skill over persistence.
+  target_differences: bool = True
+  # Off by default: the average starts at the random weights, so after a short training (an epoch of a few dozen
+  # steps) it is still mostly them; it pays off in long runs (--ema-momentum 0.99 on the full data).
+  ema_momentum: float = 0.0
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
@@ -50,6 +57,10 @@ class TranslateHyperparameters:
   layers: int = 1
   dropout: float = 0.0
   reverse_source: bool = True  # the encoder reads the source backwards (Sutskever et al. 2014)
+  # 'none' (the seed's plain encoder-decoder), 'luong' (multiplicative score) or 'bahdanau' (additive score).
+  # Bahdanau by default: on the bundled sample it took held-out BLEU from 7.3 to 13.5 (bench/README.md).
+  attention: str = 'bahdanau'
+  beam_size: int = 4  # serving's in-graph decoding: 1 = greedy, more = beam search
   epochs: int = 6  # keeps `make run` (all three tasks on the bundled data) well under 10 minutes
   batch_size: int = 64
   learning_rate: float = 2e-3
@@ -57,3 +68,41 @@ class TranslateHyperparameters:
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
+
+
+# ----------------------------------------------------------------------------------------------------
+# What `--tune` searches (trainer/tuning.py, TFX's Tuner). Each dimension names a field above: {'name', 'values'}
+# is a choice, {'name', 'min', 'max', 'log'} a float range. Ranges are centred on the defaults, which came from
+# sweeps on the full data (bench/README.md).
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+  objective: str  # a key of Keras' History: 'val_' + the eval metric the task's gate cares about
+  direction: str  # 'min' or 'max'
+  dimensions: Tuple[Dict[str, Any], ...]
+
+
+FORECAST_SEARCH_SPACE = SearchSpace('val_mae', 'min', (
+    {'name': 'units', 'values': [16, 32, 64]},
+    {'name': 'layers', 'values': [1, 2]},
+    {'name': 'dropout', 'values': [0.0, 0.1, 0.2]},
+    {'name': 'learning_rate', 'min': 1e-3, 'max': 1e-2, 'log': True},
+    {'name': 'batch_size', 'values': [32, 64, 128]},
+    {'name': 'loss', 'values': ['huber', 'mse', 'mae']},
+))
+SENTIMENT_SEARCH_SPACE = SearchSpace('val_auc', 'max', (
+    {'name': 'units', 'values': [32, 64, 128]},
+    {'name': 'layers', 'values': [1, 2]},
+    {'name': 'dropout', 'values': [0.0, 0.2, 0.4]},
+    {'name': 'learning_rate', 'min': 3e-4, 'max': 3e-3, 'log': True},
+    {'name': 'batch_size', 'values': [32, 64]},
+))
+TRANSLATE_SEARCH_SPACE = SearchSpace('val_loss', 'min', (
+    {'name': 'units', 'values': [128, 256]},
+    {'name': 'layers', 'values': [1, 2]},
+    {'name': 'dropout', 'values': [0.0, 0.1, 0.2]},
+    {'name': 'learning_rate', 'min': 1e-3, 'max': 5e-3, 'log': True},
+    {'name': 'batch_size', 'values': [32, 64]},
+))
+SEARCH_SPACES = {'forecast': FORECAST_SEARCH_SPACE, 'sentiment': SENTIMENT_SEARCH_SPACE,
+                 'translate': TRANSLATE_SEARCH_SPACE}
