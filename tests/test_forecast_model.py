@@ -44,6 +44,21 @@ def test_two_replica_training_step_on_cpu():
   assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.trainable_weights))
 
 
+def test_models_of_other_shapes_train_one_after_another_under_two_replicas():
+  """A tuned local run trains the Tuner's trials and then the Trainer's model in one process: the second
+  strategy asked for is the first (a new MirroredStrategy would reuse its all-reduce keys with other shapes)."""
+  strategy = common.make_strategy(2)
+  assert common.make_strategy(2) is strategy
+  labels = np.ones((16, 1), dtype='float32')
+  dataset = tf.data.Dataset.from_tensor_slices((_inputs(16), labels)).batch(8)
+  for units in (3, 6):
+    keras.backend.clear_session()
+    with common.make_strategy(2).scope():
+      model = forecast_trainer.build_model(['y', 'x'], {'wind': 3}, 'y', WINDOW, units=units)
+      model.compile(optimizer='adam', loss='mse')
+    assert np.isfinite(model.fit(dataset, epochs=1, verbose=0).history['loss'][0])
+
+
 def test_target_differences_are_an_extra_input_step_by_step():
   values = np.array([[1.0, 3.0, 2.0, 2.0]], dtype='float32')
   np.testing.assert_allclose(forecast_trainer.StepDifferences()(values).numpy()[0, :, 0], [0.0, 2.0, -1.0, 0.0])
@@ -62,10 +77,8 @@ def test_moving_average_weights_replace_the_last_steps_weights_after_fit(monkeyp
   class Setup:  # what build_and_compile reads of a TrainingSetup
     config = {'numeric_features': ['y', 'x'], 'categorical_features': [], 'time_feature': '', 'target_feature': 'y',
               'window': WINDOW}
-  # No strategy here: a second MirroredStrategy in this module's process broke the two-replica test's collectives.
   monkeypatch.setattr(forecast_trainer, '_vocabulary_sizes', lambda setup: {})  # no categorical inputs here
-  if True:  # pylint: disable=using-constant-test
-    model, callbacks = forecast_trainer.build_and_compile(Setup(), ForecastHyperparameters(units=4, ema_momentum=0.5))
+  model, callbacks = forecast_trainer.build_and_compile(Setup(), ForecastHyperparameters(units=4, ema_momentum=0.5))
   assert callbacks == [] and model.optimizer.use_ema
   inputs = {k: v for k, v in _inputs(32).items() if k != 'wind'}
   dataset = tf.data.Dataset.from_tensor_slices((inputs, np.ones((32, 1), 'float32'))).batch(8)

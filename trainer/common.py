@@ -78,13 +78,26 @@ def make_strategy(replicas: int) -> tf.distribute.Strategy:
     return strategy
   gpus = tf.config.list_logical_devices('GPU')
   if gpus:
-    return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    return _mirrored_strategy(tuple(d.name for d in gpus))
   cpus = tf.config.list_logical_devices('CPU')
   if len(cpus) < replicas:
     raise RuntimeError(
         f'{replicas} replicas asked but TensorFlow has {len(cpus)} logical CPU device(s): the CPU must be split '
         'before TensorFlow initialises (tfx-lstm run --replicas N does this at start-up).')
-  return tf.distribute.MirroredStrategy([d.name for d in cpus[:replicas]])
+  return _mirrored_strategy(tuple(d.name for d in cpus[:replicas]))
+
+
+_MIRRORED_STRATEGIES: Dict[Tuple[str, ...], tf.distribute.Strategy] = {}
+
+
+def _mirrored_strategy(devices: Tuple[str, ...]) -> tf.distribute.Strategy:
+  """One MirroredStrategy per device set per process. Every MirroredStrategy numbers its all-reduces from the
+  same first key, and TensorFlow remembers each key's tensor shape process-wide: a second strategy over the same
+  devices (the Tuner's, then the Trainer's, in one local run) would reuse the first one's keys for other shapes
+  and fail with "Shape mismatch in the collective instance"."""
+  if devices not in _MIRRORED_STRATEGIES:
+    _MIRRORED_STRATEGIES[devices] = tf.distribute.MirroredStrategy(list(devices))
+  return _MIRRORED_STRATEGIES[devices]
 
 
 def chief_writes_outputs(run_fn: Callable[[Any], None]) -> Callable[[Any], None]:
