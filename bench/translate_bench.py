@@ -31,6 +31,7 @@ import re
 import shutil
 import sys
 import time
+from typing import Sequence
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -196,11 +197,55 @@ def our_throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
   return {'ours_pairs_per_s': timer.windows_per_second(pairs), 'ours_vocabularies': [source_vocab, target_vocab]}
 
 
+def beam_sizes(out: pathlib.Path, sizes: Sequence[int], run_id=None) -> dict:
+  """Held-out BLEU and one-sentence latency of run `run_id`'s trained model (default: the latest translate run
+  under out/root) decoded with each beam size: the model is rebuilt from the Trainer's config and its saved
+  weights (the warm-start copy beside the SavedModel), so every size decodes the same weights."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  from trainer import common, translate_trainer  # pylint: disable=g-import-not-at-top
+  run = bench_common.read_run(out / 'root', 'translate', run_id)
+  config = json.loads(run.properties['Trainer']['custom_config'])
+  model_uri = next(a.uri for a in run.outputs['Model'] if '/Trainer/' in a.uri)
+  with open(os.path.join(run.outputs['ModelRun'][0].uri, common.HYPERPARAMETERS_FILE), encoding='utf-8') as f:
+    hparams = json.load(f)['hyperparameters']  # what the Trainer used, tuned values included
+  tft_output = tft.TFTransformOutput(run.outputs['TransformGraph'][0].uri)
+  seq2seq = translate_trainer.build_model(
+      *translate_trainer.vocabulary_sizes(tft_output, config['num_oov_buckets']), config['max_target_length'],
+      embedding_dim=hparams['embedding_dim'], units=hparams['units'], layers=hparams['layers'],
+      reverse_source=hparams['reverse_source'], attention=hparams['attention'])
+  saved = common.load_npz(os.path.join(common.warm_start_dir(model_uri), common.WEIGHTS_FILE))
+  seq2seq.training.set_weights([saved[key] for key in common.weight_keys(seq2seq.training)])
+  _, evaluation = _split_pairs(run)
+  sources, references = [s for s, _ in evaluation], [r for _, r in evaluation]
+  results = {'beam_run_id': run.run_id, 'beam_attention': hparams['attention']}
+  for size in sizes:
+    translate = serving_function(seq2seq, tft_output, config, size)
+    hypotheses = []
+    for start in range(0, len(sources), 256):
+      hypotheses += [t.decode() for t in translate(tf.constant(sources[start:start + 256]))['translation'].numpy()]
+    p50, _ = _latency(lambda s: translate(tf.constant([s])), 'I am hungry.', 50)  # pylint: disable=cell-var-from-loop
+    (out / f'beam{size}_translations.txt').write_text(
+        '\n'.join(f'{s}\t{h}\t{r}' for s, h, r in zip(sources, hypotheses, references)), encoding='utf-8')
+    results[f'beam{size}_bleu'], results[f'beam{size}_latency_ms_p50'] = _bleu(hypotheses, references), p50
+  return results
+
+
+def serving_function(seq2seq, tft_output, config: dict, beam_size: int):
+  """The `translate_sentences` function the Trainer would export with `beam_size`."""
+  from trainer import translate_trainer  # pylint: disable=g-import-not-at-top
+  signatures = translate_trainer.serving_signatures(seq2seq, tft_output, config['source_column'],
+                                                    config['target_column'], beam_size=beam_size)
+  return signatures[translate_trainer.SENTENCE_SIGNATURE]
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   bench_common.add_data_flag(parser)
   parser.add_argument('--out', type=pathlib.Path, default=REPO / 'bench' / 'out' / 'translate')
-  parser.add_argument('--part', default='ours,seed,throughput')
+  parser.add_argument('--part', default='ours,seed,throughput',
+                      help='comma-separated: ours, seed, throughput, beams (default: %(default)s)')
+  parser.add_argument('--beam-sizes', default='1,4', help='beam sizes the beams part decodes with (default: %(default)s)')
   parser.add_argument('--pairs', type=int, default=50_000)
   parser.add_argument('--epochs', type=int, default=6)
   parser.add_argument('--throughput-epochs', type=int, default=3)
@@ -229,6 +274,9 @@ def main():
   if 'seed' in parts:
     results.update(seed_script(out, args.epochs, (8000, 10000), run_id, args.latency_calls))
     results['bleu_ratio'] = results['ours_bleu'] / results['seed_bleu'] if results['seed_bleu'] else float('inf')
+    results_path.write_text(json.dumps(results, indent=1))
+  if 'beams' in parts:
+    results.update(beam_sizes(out, [int(k) for k in args.beam_sizes.split(',')], run_id))
     results_path.write_text(json.dumps(results, indent=1))
   if 'throughput' in parts:
     results.update(our_throughput(out, args.throughput_epochs, run_id))

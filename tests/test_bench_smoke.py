@@ -104,7 +104,8 @@ def _bench_commands(data: pathlib.Path, work: pathlib.Path):
           '--latency-calls', '20', *TINY, '--', '--vocab-size', '500', '--units', '8', '--min-auc', '0'),
       'translate_bench': _bench_command(
           'translate_bench', '--data', str(data), '--out', str(work / 'translate'), '--pairs', str(TRANSLATE_PAIRS),
-          '--latency-calls', '5', *TINY, '--', '--units', '16', '--embedding-dim', '16', '--min-bleu', '-1'),
+          '--latency-calls', '5', '--part', 'ours,seed,throughput,beams', '--beam-sizes', '1,2', *TINY, '--',
+          '--units', '16', '--embedding-dim', '16', '--min-bleu', '-1', '--beam-size', '2'),
       'beam_bench': _bench_command(
           'beam_bench', '--data', str(data), '--out', str(work / 'beam'), '--results',
           str(work / 'beam_results.json'), '--epochs', '1',
@@ -364,6 +365,12 @@ def test_translate_bench(launched):
   for key in ('ours_bleu', 'seed_bleu', 'ours_latency_ms_p50', 'seed_latency_ms_p50', 'throughput_ratio'):
     assert results[key] >= 0, key
   assert (launched.work / 'translate' / 'seed_translations.txt').exists()
+  # The beams part rebuilds the trained model from its saved weights: at the pushed model's beam size it
+  # translates every held-out sentence as the pushed model did.
+  assert results['beam_run_id'] == results['run_id']
+  assert results['beam2_bleu'] == pytest.approx(results['ours_bleu']) and results['beam1_bleu'] >= 0
+  pushed, rebuilt = (launched.work / 'translate' / name for name in ('ours_translations.txt', 'beam2_translations.txt'))
+  assert rebuilt.read_text(encoding='utf-8') == pushed.read_text(encoding='utf-8')
 
 
 @pytest.mark.e2e

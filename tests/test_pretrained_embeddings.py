@@ -261,6 +261,21 @@ def test_initialise_rejects_another_dimension(tmp_path):
     pe.initialise_embedding_rows(model.get_layer('embedding'), ['[PAD]', 'cat'], path, 3)
 
 
+def test_trials_with_the_same_file_and_words_read_it_once(tmp_path, monkeypatch):
+  path = _write(tmp_path / 'vectors.txt', _glove([('cat', [1, 2, 3]), ('dog', [4, 5, 6])]))
+  fingerprint = pe.vectors_fingerprint(path)
+  reads = []
+  real_load = pe.load_vectors
+  monkeypatch.setattr(pe, 'load_vectors', lambda *args: reads.append(args[1]) or real_load(*args))
+  for words in (['[PAD]', 'cat'], ['[PAD]', 'cat'], ['[PAD]', 'dog']):
+    layer = _embedding_model(5, 3).get_layer('embedding')
+    pe.initialise_embedding_rows(layer, words, path, 3, fingerprint)
+    np.testing.assert_array_equal(layer.get_weights()[0][1], [1, 2, 3] if words[1] == 'cat' else [4, 5, 6])
+  assert reads == [[None, 'cat'], [None, 'dog']]  # the second trial reused the first one's vectors
+  pe.initialise_embedding_rows(_embedding_model(5, 3).get_layer('embedding'), ['[PAD]', 'dog'], path, 3)
+  assert len(reads) == 3  # without a fingerprint the file is always read
+
+
 def test_a_changed_file_is_refused_by_the_trainer(tmp_path):
   path = _write(tmp_path / 'vectors.txt', _glove([('cat', [1, 2, 3])]))
   config = {pe.CONFIG_KEY: pe.trainer_config(path)}

@@ -370,12 +370,30 @@ def vocabulary_words(tft_output, vocabulary_name: str) -> List[str]:
   return common.vocabulary_lists(tft_output, [vocabulary_name])[vocabulary_name]
 
 
+# The last vectors loaded, by (file fingerprint, dimension, words): a tuning search initialises every trial's model
+# from the same file and vocabulary, and reading a GloVe file takes seconds per GB. One entry bounds the memory.
+_last_loaded: Dict[Tuple[str, int, Tuple[Optional[str], ...]], Tuple[Any, Any]] = {}
+
+
+def _load_vectors_once(path: str, words: Sequence[Optional[str]], dimension: int, fingerprint: Optional[str]):
+  """load_vectors, reusing the previous result for the same content (`fingerprint`, None: never reused)."""
+  key = (fingerprint, dimension, tuple(words))
+  if fingerprint is None or key not in _last_loaded:
+    _last_loaded.clear()
+    loaded = load_vectors(path, words, dimension)
+    if fingerprint is not None:
+      _last_loaded[key] = loaded
+    return loaded
+  return _last_loaded[key]
+
+
 def initialise_embedding_rows(embedding_layer, vocabulary_words: Sequence[str],  # pylint: disable=redefined-outer-name
-                              path: str, dimension: int) -> Dict[str, Any]:
+                              path: str, dimension: int, fingerprint: Optional[str] = None) -> Dict[str, Any]:
   """Sets the rows of `embedding_layer` (a built keras Embedding) whose token the file has to the file's vectors.
 
   vocabulary_words[i] is the token of row i; rows past the list (OOV buckets), reserved tokens and tokens the file
-  lacks keep their values. Works on MirroredVariables (the weights are read and assigned outside a replica
+  lacks keep their values. With `fingerprint` (the file's vectors_fingerprint) the file is read once for
+  repeated calls with the same words (tuning trials). Works on MirroredVariables (the weights are read and assigned outside a replica
   context: call it outside `strategy.run`, e.g. right after building the model).
 
   Returns:
@@ -398,7 +416,7 @@ def initialise_embedding_rows(embedding_layer, vocabulary_words: Sequence[str], 
     raise ValueError(f'layer {embedding_layer.name!r} has {table.shape[0]} rows for a vocabulary of '
                      f'{len(vocabulary_words)} tokens')
   candidates = [None if word in reserved else word for word in vocabulary_words]
-  matrix, found = load_vectors(path, candidates, dimension)
+  matrix, found = _load_vectors_once(path, candidates, dimension, fingerprint)
   table[:len(candidates)][found] = matrix[found]
   embedding_layer.set_weights([table, *weights[1:]])
   eligible, count = sum(1 for word in candidates if word), int(found.sum())
@@ -493,7 +511,7 @@ def from_config(config: Dict[str, Any], model, layer_name: str, tft_output, voca
     raise DataContractError(f'{path} changed since the pipeline was configured ({spec["fingerprint"]}, now '
                             f'{fingerprint}): run the pipeline again')
   report = initialise_embedding_rows(model.get_layer(layer_name), vocabulary_words(tft_output, vocabulary_name),
-                                     path, spec['dimension'])
+                                     path, spec['dimension'], fingerprint)
   report.update(format=spec['format'], fingerprint=fingerprint, freeze_epochs=spec['freeze_epochs'],
                 vocabulary_name=vocabulary_name)
   logging.info('pretrained embeddings: %d of %d %s tokens found in %s (%.1f%%); frozen for %d epoch(s)',
