@@ -86,3 +86,21 @@ def test_moving_average_weights_replace_the_last_steps_weights_after_fit(monkeyp
   averages = {v.name: v.numpy() for v in model.optimizer._model_variables_moving_average}  # pylint: disable=protected-access
   kernel = model.get_layer('dense').kernel
   assert any(np.allclose(kernel.numpy(), a) for a in averages.values() if a.shape == kernel.shape)
+
+
+def test_the_weight_average_warms_up_over_the_first_steps():
+  """momentum min(0.99, (1 + t) / (10 + t)) at step t: after 3 steps the random start keeps a weight of
+  0.1 * 2/11 * 3/12 (0.45% of the average) instead of 0.99^3 with Keras' fixed momentum."""
+  weight = tf.Variable([5.0])
+  optimizer = forecast_trainer.WarmedUpAverageAdam(0.1, ema_momentum=0.99)
+  optimizer.build([weight])
+  expected, values = 5.0, []
+  for step in range(30):
+    optimizer.apply_gradients([(tf.constant([1.0]), weight)])
+    momentum = min(0.99, (1 + step) / (10 + step))
+    expected = momentum * expected + (1 - momentum) * float(weight.numpy()[0])
+    values.append(float(weight.numpy()[0]))
+  average = optimizer._model_variables_moving_average[0].numpy()[0]  # pylint: disable=protected-access
+  np.testing.assert_allclose(average, expected, rtol=1e-5)
+  assert values[-1] < average < values[-10]  # mostly the last steps', not the start's 5.0
+  assert optimizer.get_config()['ema_momentum'] == 0.99

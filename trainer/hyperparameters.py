@@ -26,9 +26,8 @@ class ForecastHyperparameters:
   # From a one-core study on the full data's eval split (bench/README.md): the target's hour-to-hour changes as an
   # input and a moving average of the weights (momentum 0.99) each added about 1 point of skill over persistence.
   target_differences: bool = True
-  # Off by default: the average starts at the random weights, so after a short training (an epoch of a few dozen
-  # steps) it is still mostly them; it pays off in long runs (--ema-momentum 0.99 on the full data).
-  ema_momentum: float = 0.0
+  # Warmed up over the first steps (forecast_trainer.WarmedUpAverageAdam), so short trainings keep trained weights.
+  ema_momentum: float = 0.99
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
