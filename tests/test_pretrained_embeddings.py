@@ -334,3 +334,13 @@ def test_the_embedding_is_frozen_for_the_first_epochs_only():
   before = model.get_layer('embedding').get_weights()[0].copy()
   model.fit(tokens, labels, batch_size=16, epochs=1, verbose=0)
   assert not np.allclose(model.get_layer('embedding').get_weights()[0], before)
+
+
+def test_the_summary_line_says_when_a_warm_start_replaced_rows():
+  from records import training_history  # pylint: disable=g-import-not-at-top
+  report = {'found': 1200, 'vocabulary': 1500, 'vocabulary_name': 'words', 'coverage': 0.8, 'file': '/v.txt',
+            'freeze_epochs': 0}
+  assert training_history.pretrained_embeddings_in_words({**report, 'warm_started': False}) == \
+      '1,200 of 1,500 words tokens (80%) found in /v.txt'
+  assert training_history.pretrained_embeddings_in_words({**report, 'warm_started': True}).endswith(
+      '; the warm start then replaced the rows of the tokens the served model knew')
