@@ -5,13 +5,14 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import math
 import os
 import re
 import secrets
 import subprocess
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 # docs/design.md §7: tf_keras everywhere. This must be set before TensorFlow is imported anywhere in the process.
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
@@ -934,24 +935,23 @@ def positive_int_argument(value: str) -> int:
   return number
 
 
-def momentum_argument(value: str) -> float:
+def _number_argument(value: str, is_valid: Callable[[float], bool], expected: str) -> float:
   try:
-    momentum = float(value)
+    number = float(value)
   except ValueError:
-    momentum = -1.0
-  if not 0 <= momentum < 1:  # 1 would keep the starting weights; NaN fails too
-    raise argparse.ArgumentTypeError(f'{value!r} is not a momentum from 0 (off) up to, not including, 1')
-  return momentum
+    number = math.nan
+  if not is_valid(number):  # NaN fails every comparison
+    raise argparse.ArgumentTypeError(f'{value!r} is not {expected}')
+  return number
+
+
+def momentum_argument(value: str) -> float:
+  # 1 would keep the starting weights.
+  return _number_argument(value, lambda m: 0 <= m < 1, 'a momentum from 0 (off) up to, not including, 1')
 
 
 def minutes_argument(value: str) -> float:
-  try:
-    minutes = float(value)
-  except ValueError:
-    minutes = -1.0
-  if not minutes >= 0 or minutes == float('inf'):  # also NaN
-    raise argparse.ArgumentTypeError(f'{value!r} is not a number of minutes (0 or more; 0 = no limit)')
-  return minutes
+  return _number_argument(value, lambda m: 0 <= m < math.inf, 'a number of minutes (0 or more; 0 = no limit)')
 
 
 def build_parser() -> argparse.ArgumentParser:
