@@ -843,6 +843,8 @@ def _add_translate_flags(parser: argparse.ArgumentParser) -> None:
   text = parser.add_argument_group('vocabularies and lengths')
   text.add_argument('--source-vocab-size', type=int, default=TRANSLATE_OPTIONS.source_vocab_size, help='(default: %(default)s)')
   text.add_argument('--target-vocab-size', type=int, default=TRANSLATE_OPTIONS.target_vocab_size, help='(default: %(default)s)')
+  text.add_argument('--min-word-count', type=positive_int_argument, default=TRANSLATE_OPTIONS.min_word_count,
+                    help='words seen fewer times in the train split share the OOV id (default: %(default)s)')
   text.add_argument('--max-source-length', type=int, default=TRANSLATE_OPTIONS.max_source_length,
                     help='tokens; longer sources are truncated (default: %(default)s)')
   text.add_argument('--max-target-length', type=int, default=TRANSLATE_OPTIONS.max_target_length,

@@ -32,14 +32,15 @@ def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
 
 
 def token_ids(tokens: tf.RaggedTensor, vocab_filename: str, top_k: int, num_oov_buckets: int,
-              reserved_tokens: Sequence[str]) -> tf.RaggedTensor:
-  """Vocabulary over the tokens (reserved tokens first, ids 0..), then each token -> its id.
+              reserved_tokens: Sequence[str], min_count: int = 1) -> tf.RaggedTensor:
+  """Vocabulary over the tokens (reserved tokens first, ids 0..): the `top_k` most frequent seen at least
+  `min_count` times; then each token -> its id.
 
   OOV tokens map to ids vocabulary_size .. vocabulary_size + num_oov_buckets - 1.
   """
   return tft.compute_and_apply_vocabulary(
-      tokens, top_k=top_k, num_oov_buckets=num_oov_buckets, vocab_filename=vocab_filename,
-      reserved_tokens=list(reserved_tokens))
+      tokens, top_k=top_k, frequency_threshold=min_count if min_count > 1 else None,
+      num_oov_buckets=num_oov_buckets, vocab_filename=vocab_filename, reserved_tokens=list(reserved_tokens))
 
 
 def pad_to(ids: tf.RaggedTensor, length: int) -> tf.Tensor:

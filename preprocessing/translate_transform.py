@@ -29,7 +29,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   Args:
     inputs: `source` and (except at serving time) `target` raw strings; names from custom_config.
     custom_config: `source_column`, `target_column`, `source_vocab_size`, `target_vocab_size` (top-k tokens
-      kept), `num_oov_buckets`, `max_source_length`, `max_target_length` (tokens; longer sentences are
+      kept), `min_word_count` (tokens seen fewer times are OOV), `num_oov_buckets`, `max_source_length`, `max_target_length` (tokens; longer sentences are
       truncated).
 
   Returns:
@@ -37,10 +37,10 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
     of SOURCE_LENGTH_BUCKET_BOUNDARIES >= the source token count); with a target: `decoder_input` and
     `target_tokens`, int64 [batch, max_target_length + 1], 0-padded.
   """
-  oov = int(custom_config['num_oov_buckets'])
+  oov, min_count = int(custom_config['num_oov_buckets']), int(custom_config['min_word_count'])
   source_tokens = text.tokenize(inputs[custom_config['source_column']])
   source_ids = text.token_ids(source_tokens, SOURCE_VOCABULARY, int(custom_config['source_vocab_size']), oov,
-                              RESERVED_TOKENS)
+                              RESERVED_TOKENS, min_count)
   outputs = {
       SOURCE_TOKENS_KEY: text.pad_to(source_ids, int(custom_config['max_source_length'])),
       SOURCE_LENGTH_BUCKET_KEY: text.length_bucket(source_tokens.row_lengths(), SOURCE_LENGTH_BUCKET_BOUNDARIES),
@@ -49,7 +49,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   if target_column in inputs:
     max_length = int(custom_config['max_target_length'])
     target_ids = text.token_ids(text.tokenize(inputs[target_column]), TARGET_VOCABULARY,
-                                int(custom_config['target_vocab_size']), oov, RESERVED_TOKENS)[:, :max_length]
+                                int(custom_config['target_vocab_size']), oov, RESERVED_TOKENS,
+                                min_count)[:, :max_length]
     rows = target_ids.nrows()
     start = tf.fill([rows, 1], tf.constant(START_ID, tf.int64))
     end = tf.fill([rows, 1], tf.constant(END_ID, tf.int64))

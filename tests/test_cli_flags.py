@@ -29,10 +29,11 @@ def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, op
 def test_flags_reach_the_dataclass():
   args = cli.build_parser().parse_args(['run', 'translate', '--epochs', '3', '--units', '32', '--min-bleu', '2.5',
                                         '--replicas', '2', '--max-target-length', '9', '--attention', 'bahdanau',
-                                        '--beam-size', '3'])
+                                        '--beam-size', '3', '--min-word-count', '3'])
   built = cli._from_args(hyperparameters.TranslateHyperparameters, args)
   assert (built.epochs, built.units, built.replicas, built.attention, built.beam_size) == (3, 32, 2, 'bahdanau', 3)
   assert cli._from_args(options.TranslateOptions, args).max_target_length == 9
+  assert cli._from_args(options.TranslateOptions, args).min_word_count == 3
   assert cli._from_args(gates.TranslateGate, args).min_bleu == 2.5
 
 
@@ -128,9 +129,9 @@ def test_bad_embeddings_flags_stop_the_run_before_anything_runs(tmp_path, capsys
 
 @pytest.mark.parametrize('flag,value', [('--trials', '0'), ('--trials', 'two'), ('--tune-minutes', '-1'),
                                         ('--tune-minutes', 'nan'), ('--beam-size', '0'), ('--ema-momentum', '1'),
-                                        ('--ema-momentum', '-0.5')])
+                                        ('--ema-momentum', '-0.5'), ('--min-word-count', '0')])
 def test_bad_tuning_and_decoding_numbers_are_usage_errors(capsys, flag, value):
-  task = 'translate' if flag == '--beam-size' else 'forecast'
+  task = 'translate' if flag in ('--beam-size', '--min-word-count') else 'forecast'
   with pytest.raises(SystemExit) as exit_info:
     cli.build_parser().parse_args(['run', task, '--tune', flag, value])
   assert exit_info.value.code == 2 and flag in capsys.readouterr().err

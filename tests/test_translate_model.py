@@ -152,7 +152,7 @@ def test_loss_and_accuracy_ignore_padding():
 
 WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo']
 CONFIG = {'source_column': 'source', 'target_column': 'target', 'source_vocab_size': 10, 'target_vocab_size': 10,
-          'num_oov_buckets': 1, 'max_source_length': 4, 'max_target_length': 4}
+          'min_word_count': 1, 'num_oov_buckets': 1, 'max_source_length': 4, 'max_target_length': 4}
 
 
 def _toy_pairs():

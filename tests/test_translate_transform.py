@@ -7,7 +7,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from preprocessing import translate_transform
 
 CONFIG = {'source_column': 'source', 'target_column': 'target', 'source_vocab_size': 3, 'target_vocab_size': 3,
-          'num_oov_buckets': 1, 'max_source_length': 4, 'max_target_length': 3}
+          'min_word_count': 1, 'num_oov_buckets': 1, 'max_source_length': 4, 'max_target_length': 3}
 METADATA = dataset_metadata.DatasetMetadata.from_feature_spec({
     'source': tf.io.FixedLenFeature([1], tf.string), 'target': tf.io.FixedLenFeature([1], tf.string)})
 
@@ -46,6 +46,18 @@ class TranslateTransformTest(tft_unit.TransformTestCase):
     }
     self.assertAnalyzeAndTransformResults(rows, METADATA, _preprocessing_fn, expected,
                                           expected_vocab_file_contents=vocabularies)
+
+  def test_words_seen_once_are_out_of_vocabulary_with_a_minimum_count_of_two(self):
+    rows = [{'source': ['go go now'], 'target': ['va va maintenant']}, {'source': ['go'], 'target': ['va']}]
+    expected = [{'source_tokens': [3, 3, 4, 0], 'source_length_bucket': 0,  # now: seen once -> OOV (4)
+                 'decoder_input': [1, 3, 3, 4], 'target_tokens': [3, 3, 4, 2]},
+                {'source_tokens': [3, 0, 0, 0], 'source_length_bucket': 0,
+                 'decoder_input': [1, 3, 0, 0], 'target_tokens': [3, 2, 0, 0]}]
+    vocabularies = {'source_vocab': [b'[PAD]', b'[START]', b'[END]', b'go'],
+                    'target_vocab': [b'[PAD]', b'[START]', b'[END]', b'va']}
+    self.assertAnalyzeAndTransformResults(
+        rows, METADATA, lambda inputs: translate_transform.preprocessing_fn(inputs, {**CONFIG, 'min_word_count': 2}),
+        expected, expected_vocab_file_contents=vocabularies)
 
 
 if __name__ == '__main__':
