@@ -127,6 +127,21 @@ def test_beam_search_finds_the_likelier_translation_greedy_decoding_misses():
   np.testing.assert_array_equal(single, [[a, end]])
 
 
+def test_decoding_never_generates_an_oov_id():
+  pad, start, end, word, oov = range(5)  # a vocabulary file of 4 ids, then one OOV bucket
+  probabilities = np.full((5, 5), 1e-6)
+  probabilities[start, [oov, word, end]] = [0.6, 0.3, 0.1]  # the OOV id is the likeliest first token
+  probabilities[oov, end] = probabilities[word, end] = 1.0
+  probabilities[end, pad] = probabilities[pad, pad] = 1.0
+  seq2seq = _scripted_seq2seq(probabilities / probabilities.sum(axis=1, keepdims=True), max_target_length=3)
+  source = tf.constant([[5, 6]], tf.int64)
+  unmasked = tf.function(lambda s: translate_trainer.greedy_decode(seq2seq, s))(source).numpy()
+  np.testing.assert_array_equal(unmasked, [[oov, end]])
+  for decode in (lambda s: translate_trainer.greedy_decode(seq2seq, s, words=4),
+                 lambda s: translate_trainer.beam_decode(seq2seq, s, 2, words=4)):
+    np.testing.assert_array_equal(tf.function(decode)(source).numpy(), [[word, end]])
+
+
 def test_source_is_reversed_within_its_length():
   ids = tf.constant([[5, 6, 7, 0, 0], [8, 0, 0, 0, 0], [3, 4, 5, 6, 7]], tf.int64)
   np.testing.assert_array_equal(translate_trainer.ReverseTokens()(ids), [[7, 6, 5, 0, 0], [8, 0, 0, 0, 0],

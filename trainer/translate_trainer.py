@@ -49,6 +49,7 @@ ATTENTION_KINDS = ('none', 'luong', 'bahdanau')
 # GNMT's length penalty (Wu et al. 2016), alpha fixed: beam search picks the hypothesis with the best
 # log P / ((5 + length) / 6) ** alpha, so a raw sum of log-probabilities does not favour stopping early.
 LENGTH_PENALTY_ALPHA = 0.6
+NEVER_LOGIT = -1e9  # an OOV id's logit at decoding: never chosen, and no -inf arithmetic
 
 
 @dataclasses.dataclass
@@ -217,14 +218,20 @@ def _encode(seq2seq: Seq2Seq, source_tokens: tf.Tensor):
   return outputs[:split], outputs[split:]
 
 
-def _decoder_step(seq2seq: Seq2Seq, previous: tf.Tensor, memory: List[tf.Tensor], states: List[tf.Tensor]):
-  """(logits [batch, V] for the next token, new states)."""
+def _decoder_step(seq2seq: Seq2Seq, previous: tf.Tensor, memory: List[tf.Tensor], states: List[tf.Tensor],
+                  words: Optional[int] = None):
+  """(logits [batch, V] for the next token, new states). With `words` (the target vocabulary file's size), the
+  ids after it, the OOV buckets, are never chosen: a translation would show them as [UNK]."""
   outputs = seq2seq.decoder_step([previous, *memory, *states], training=False)
-  return outputs[0][:, -1, :], list(outputs[1:])
+  logits = outputs[0][:, -1, :]
+  if words is not None:
+    logits = tf.where(tf.range(tf.shape(logits)[-1]) < words, logits, NEVER_LOGIT)
+  return logits, list(outputs[1:])
 
 
-def greedy_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor) -> tf.Tensor:
-  """Source ids [batch, max_source_length] -> generated target ids [batch, steps], [PAD] after [END].
+def greedy_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor, words: Optional[int] = None) -> tf.Tensor:
+  """Source ids [batch, max_source_length] -> generated target ids [batch, steps], [PAD] after [END]; with
+  `words`, never an OOV id (see _decoder_step).
 
   Stops when every sentence has produced [END], or after max_target_length + 1 steps. Call it inside a
   tf.function: the loop becomes a tf.while_loop in the exported graph.
@@ -235,7 +242,7 @@ def greedy_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor) -> tf.Tensor:
   finished = tf.zeros([batch], tf.bool)
   generated = tf.TensorArray(tf.int64, size=0, dynamic_size=True, element_shape=tf.TensorShape([None]))
   for step in tf.range(seq2seq.max_target_length + 1):
-    logits, states = _decoder_step(seq2seq, previous, memory, states)
+    logits, states = _decoder_step(seq2seq, previous, memory, states, words)
     token = tf.argmax(logits, axis=-1, output_type=tf.int64)
     token = tf.where(finished, tf.constant(PAD_ID, tf.int64), token)
     generated = generated.write(step, token)
@@ -246,8 +253,8 @@ def greedy_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor) -> tf.Tensor:
   return tf.transpose(generated.stack())
 
 
-def beam_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor, beam_size: int) -> tf.Tensor:
-  """Beam search: the same contract as greedy_decode (ids [batch, steps], [PAD] after [END]), returning each
+def beam_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor, beam_size: int, words: Optional[int] = None) -> tf.Tensor:
+  """Beam search: the same contract as greedy_decode (ids [batch, steps], [PAD] after [END], `words`), returning each
   sentence's best hypothesis by length-normalised log-probability (LENGTH_PENALTY_ALPHA).
 
   Hypotheses compete by their summed log-probability; a finished one ([END] produced) stays in the beam and
@@ -273,7 +280,7 @@ def beam_decode(seq2seq: Seq2Seq, source_tokens: tf.Tensor, beam_size: int) -> t
   steps = tf.constant(0)
   rows = tf.range(batch)[:, None] * beam_size  # first row of each sentence in the [batch * beam] tensors
   for step in tf.range(max_steps):
-    logits, states = _decoder_step(seq2seq, previous, memory, states)
+    logits, states = _decoder_step(seq2seq, previous, memory, states, words)
     logits = tf.reshape(logits, [-1, beam_size, vocabulary])
     # Each hypothesis' beam_size best next tokens (no more can survive), ranked by the logits themselves:
     # adding them to a score could round near-ties together, and a beam of one must pick greedy's argmax.
@@ -329,10 +336,12 @@ def serving_signatures(seq2seq: Seq2Seq, tft_output: tft.TFTransformOutput, sour
   model.target_words = target_words_table(tft_output.vocabulary_file_by_name(TARGET_VOCABULARY))
   model.encoder_model, model.decoder_step_model = seq2seq.encoder, seq2seq.decoder_step
   parse = common.raw_example_parser(tft_output, [source_column])
+  words = tft_output.vocabulary_size_by_name(TARGET_VOCABULARY)  # ids from here on are OOV: never generated
 
   def translate(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     source_tokens = model.tft_layer(raw)[SOURCE_TOKENS_KEY]
-    ids = greedy_decode(seq2seq, source_tokens) if beam_size == 1 else beam_decode(seq2seq, source_tokens, beam_size)
+    ids = (greedy_decode(seq2seq, source_tokens, words) if beam_size == 1
+           else beam_decode(seq2seq, source_tokens, beam_size, words))
     return {TRANSLATION_OUTPUT: ids_to_text(ids, model.target_words)}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
