@@ -197,34 +197,34 @@ def our_throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
   return {'ours_pairs_per_s': timer.windows_per_second(pairs), 'ours_vocabularies': [source_vocab, target_vocab]}
 
 
-def beam_sizes(out: pathlib.Path, sizes: Sequence[int], run_id=None) -> dict:
+def beam_sizes(out: pathlib.Path, sizes: Sequence[int], run_id=None, latency_calls: int = 200) -> dict:
   """Held-out BLEU and one-sentence latency of run `run_id`'s trained model (default: the latest translate run
   under out/root) decoded with each beam size: the model is rebuilt from the Trainer's config and its saved
   weights (the warm-start copy beside the SavedModel), so every size decodes the same weights."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
   from trainer import common, translate_trainer  # pylint: disable=g-import-not-at-top
+  from trainer.hyperparameters import TranslateHyperparameters  # pylint: disable=g-import-not-at-top
   run = bench_common.read_run(out / 'root', 'translate', run_id)
   config = json.loads(run.properties['Trainer']['custom_config'])
   model_uri = next(a.uri for a in run.outputs['Model'] if '/Trainer/' in a.uri)
   with open(os.path.join(run.outputs['ModelRun'][0].uri, common.HYPERPARAMETERS_FILE), encoding='utf-8') as f:
-    hparams = json.load(f)['hyperparameters']  # what the Trainer used, tuned values included
+    # What the Trainer used, tuned values included.
+    hparams = common.from_config(TranslateHyperparameters, json.load(f)['hyperparameters'])
   tft_output = tft.TFTransformOutput(run.outputs['TransformGraph'][0].uri)
-  seq2seq = translate_trainer.build_model(
-      *translate_trainer.vocabulary_sizes(tft_output, config['num_oov_buckets']), config['max_target_length'],
-      embedding_dim=hparams['embedding_dim'], units=hparams['units'], layers=hparams['layers'],
-      reverse_source=hparams['reverse_source'], attention=hparams['attention'])
+  seq2seq = translate_trainer.model_of(tft_output, config, hparams)
   saved = common.load_npz(os.path.join(common.warm_start_dir(model_uri), common.WEIGHTS_FILE))
   seq2seq.training.set_weights([saved[key] for key in common.weight_keys(seq2seq.training)])
   _, evaluation = _split_pairs(run)
   sources, references = [s for s, _ in evaluation], [r for _, r in evaluation]
-  results = {'beam_run_id': run.run_id, 'beam_attention': hparams['attention']}
+  results = {'beam_run_id': run.run_id, 'beam_attention': hparams.attention}
   for size in sizes:
     translate = serving_function(seq2seq, tft_output, config, size)
     hypotheses = []
     for start in range(0, len(sources), 256):
       hypotheses += [t.decode() for t in translate(tf.constant(sources[start:start + 256]))['translation'].numpy()]
-    p50, _ = _latency(lambda s: translate(tf.constant([s])), 'I am hungry.', 50)  # pylint: disable=cell-var-from-loop
+    p50, _ = _latency(lambda s: translate(tf.constant([s])), 'I am hungry.',  # pylint: disable=cell-var-from-loop
+                      latency_calls)
     (out / f'beam{size}_translations.txt').write_text(
         '\n'.join(f'{s}\t{h}\t{r}' for s, h, r in zip(sources, hypotheses, references)), encoding='utf-8')
     results[f'beam{size}_bleu'], results[f'beam{size}_latency_ms_p50'] = _bleu(hypotheses, references), p50
@@ -276,7 +276,7 @@ def main():
     results['bleu_ratio'] = results['ours_bleu'] / results['seed_bleu'] if results['seed_bleu'] else float('inf')
     results_path.write_text(json.dumps(results, indent=1))
   if 'beams' in parts:
-    results.update(beam_sizes(out, [int(k) for k in args.beam_sizes.split(',')], run_id))
+    results.update(beam_sizes(out, [int(k) for k in args.beam_sizes.split(',')], run_id, args.latency_calls))
     results_path.write_text(json.dumps(results, indent=1))
   if 'throughput' in parts:
     results.update(our_throughput(out, args.throughput_epochs, run_id))

@@ -23,7 +23,9 @@ def normalize(text: tf.Tensor) -> tf.Tensor:
   text = tf.strings.regex_replace(text, _DROPPED, ' ')
   text = tf.strings.regex_replace(text, _PUNCTUATION_TOKENS, r' \1 ')
   text = tf.strings.regex_replace(text, r"(\w)'(\w)", r"\1 '\2")  # it's -> it 's (as in SST and Tatoeba)
-  return tf.strings.strip(tf.strings.regex_replace(text, r'\s+', ' '))
+  # \pZ: Unicode spaces too. RE2's \s is ASCII only, and Tatoeba's French puts a (narrow) no-break space before
+  # ? ! : ; so "ici ?" made the token "ici\u202f" beside "ici" (193 of the bundled sample's 3,842 target words).
+  return tf.strings.strip(tf.strings.regex_replace(text, r'[\s\pZ]+', ' '))
 
 
 def tokenize(text: tf.Tensor) -> tf.RaggedTensor:

@@ -29,8 +29,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
   Args:
     inputs: `source` and (except at serving time) `target` raw strings; names from custom_config.
     custom_config: `source_column`, `target_column`, `source_vocab_size`, `target_vocab_size` (top-k tokens
-      kept), `min_word_count` (tokens seen fewer times are OOV), `num_oov_buckets`, `max_source_length`, `max_target_length` (tokens; longer sentences are
-      truncated).
+      kept), `min_word_count` (tokens seen fewer times are OOV), `num_oov_buckets`, `max_source_length`,
+      `max_target_length` (tokens; longer sentences are truncated).
 
   Returns:
     `source_tokens` int64 [batch, max_source_length]; `source_length_bucket` int64 [batch] (index of the first

@@ -127,7 +127,7 @@ def print_summary(task_name: str, run: RunRecord) -> None:
     print(f'  warm start  {training_history.warm_start_in_words(warm)}')
   vectors = training_history.pretrained_embeddings(run)
   if vectors is not None:
-    print(f'  embeddings  {training_history.pretrained_embeddings_in_words(vectors)}')
+    print(f'  embeddings  {training_history.pretrained_embeddings_in_words(vectors, warm)}')
   for line in _tuning_lines(task_name, run):
     print(line)
 

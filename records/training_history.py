@@ -81,16 +81,14 @@ def trial_values_in_words(trial: dict) -> str:
 def pretrained_embeddings(record) -> Optional[dict]:
   """What --embeddings initialised (trainer.pretrained_embeddings' report beside the TensorBoard logs), or None."""
   from trainer.pretrained_embeddings import REPORT_FILE  # pylint: disable=g-import-not-at-top
-  report = _json_output(record, 'Trainer', 'model_run', REPORT_FILE)
-  if report is not None:
-    # The Trainer loads the vectors first; a warm start then gives the tokens the served model knew its rows.
-    report['warm_started'] = bool((warm_start(record) or {}).get('restored'))
-  return report
+  return _json_output(record, 'Trainer', 'model_run', REPORT_FILE)
 
 
-def pretrained_embeddings_in_words(report: dict) -> str:
+def pretrained_embeddings_in_words(report: dict, warm: Optional[dict]) -> str:
+  """`report` of pretrained_embeddings(); `warm` of warm_start() for the same run. The Trainer sets the vectors
+  first; a warm start then gives the tokens the served model knew its rows."""
   frozen = f", frozen for the first {report['freeze_epochs']} epoch(s)" if report.get('freeze_epochs') else ''
   then = '; the warm start then replaced the rows of the tokens the served model knew' \
-      if report.get('warm_started') else ''
+      if warm and warm['restored'] else ''
   return (f"{report['found']:,} of {report['vocabulary']:,} {report.get('vocabulary_name', '')} tokens "
           f"({report['coverage']:.0%}) found in {report['file']}{frozen}{then}")

@@ -340,7 +340,9 @@ def test_the_summary_line_says_when_a_warm_start_replaced_rows():
   from records import training_history  # pylint: disable=g-import-not-at-top
   report = {'found': 1200, 'vocabulary': 1500, 'vocabulary_name': 'words', 'coverage': 0.8, 'file': '/v.txt',
             'freeze_epochs': 0}
-  assert training_history.pretrained_embeddings_in_words({**report, 'warm_started': False}) == \
-      '1,200 of 1,500 words tokens (80%) found in /v.txt'
-  assert training_history.pretrained_embeddings_in_words({**report, 'warm_started': True}).endswith(
+  skipped = {'restored': False, 'reason': 'another architecture'}
+  for warm in (None, skipped):
+    assert training_history.pretrained_embeddings_in_words(report, warm) == \
+        '1,200 of 1,500 words tokens (80%) found in /v.txt'
+  assert training_history.pretrained_embeddings_in_words(report, {'restored': True}).endswith(
       '; the warm start then replaced the rows of the tokens the served model knew')

@@ -370,20 +370,19 @@ def vocabulary_words(tft_output, vocabulary_name: str) -> List[str]:
   return common.vocabulary_lists(tft_output, [vocabulary_name])[vocabulary_name]
 
 
-# The last vectors loaded, by (file fingerprint, dimension, words): a tuning search initialises every trial's model
-# from the same file and vocabulary, and reading a GloVe file takes seconds per GB. One entry bounds the memory.
+# The last vectors parsed, by (file fingerprint, dimension, words): a tuning search initialises every trial's model
+# from the same file and vocabulary, and parsing a GloVe file takes seconds per GB. One entry bounds the memory.
 _last_loaded: Dict[Tuple[str, int, Tuple[Optional[str], ...]], Tuple[Any, Any]] = {}
 
 
 def _load_vectors_once(path: str, words: Sequence[Optional[str]], dimension: int, fingerprint: Optional[str]):
-  """load_vectors, reusing the previous result for the same content (`fingerprint`, None: never reused)."""
+  """load_vectors, reusing the previous result for the same content (`fingerprint`; None: always parsed)."""
+  if fingerprint is None:
+    return load_vectors(path, words, dimension)
   key = (fingerprint, dimension, tuple(words))
-  if fingerprint is None or key not in _last_loaded:
+  if key not in _last_loaded:
     _last_loaded.clear()
-    loaded = load_vectors(path, words, dimension)
-    if fingerprint is not None:
-      _last_loaded[key] = loaded
-    return loaded
+    _last_loaded[key] = load_vectors(path, words, dimension)
   return _last_loaded[key]
 
 
@@ -392,9 +391,9 @@ def initialise_embedding_rows(embedding_layer, vocabulary_words: Sequence[str], 
   """Sets the rows of `embedding_layer` (a built keras Embedding) whose token the file has to the file's vectors.
 
   vocabulary_words[i] is the token of row i; rows past the list (OOV buckets), reserved tokens and tokens the file
-  lacks keep their values. With `fingerprint` (the file's vectors_fingerprint) the file is read once for
-  repeated calls with the same words (tuning trials). Works on MirroredVariables (the weights are read and assigned outside a replica
-  context: call it outside `strategy.run`, e.g. right after building the model).
+  lacks keep their values. With `fingerprint` (the file's vectors_fingerprint) the file is parsed once for
+  repeated calls with the same words (tuning trials). Works on MirroredVariables (the weights are read and
+  assigned outside a replica context: call it outside `strategy.run`, e.g. right after building the model).
 
   Returns:
     {'file', 'layer', 'dimension', 'found' (tokens given a vector), 'vocabulary' (tokens that could be: the

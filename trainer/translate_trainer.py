@@ -367,17 +367,22 @@ def compile_model(seq2seq: Seq2Seq, learning_rate: float, steps_per_execution: i
       loss=masked_loss, metrics=[masked_accuracy])
 
 
+def model_of(tft_output: tft.TFTransformOutput, config: Dict[str, Any], hparams: TranslateHyperparameters) -> Seq2Seq:
+  """The uncompiled model a Trainer with this Transform output, custom_config and hyperparameters builds."""
+  source_vocab_size, target_vocab_size = vocabulary_sizes(tft_output, config['num_oov_buckets'])
+  if hparams.beam_size > target_vocab_size:  # now, not at export after all the training
+    raise ValueError(f'--beam-size {hparams.beam_size} exceeds the target vocabulary ({target_vocab_size} ids)')
+  return build_model(source_vocab_size, target_vocab_size, config['max_target_length'],
+                     embedding_dim=hparams.embedding_dim, units=hparams.units, layers=hparams.layers,
+                     dropout=hparams.dropout, reverse_source=hparams.reverse_source, attention=hparams.attention)
+
+
 def build_and_compile(setup: common.TrainingSetup, hparams: TranslateHyperparameters,
                       model_run_dir: Optional[str] = None) -> Tuple[Seq2Seq, List[keras.callbacks.Callback]]:
   """The model of `hparams`, compiled, with the --embeddings file's vectors in its source embedding rows, and the
   callbacks its fit needs (freezing those rows at first); call under the strategy's scope (run_fn and tuning
   trials)."""
-  source_vocab_size, target_vocab_size = vocabulary_sizes(setup.tft_output, setup.config['num_oov_buckets'])
-  if hparams.beam_size > target_vocab_size:  # now, not at export after all the training
-    raise ValueError(f'--beam-size {hparams.beam_size} exceeds the target vocabulary ({target_vocab_size} ids)')
-  seq2seq = build_model(source_vocab_size, target_vocab_size, setup.config['max_target_length'],
-                        embedding_dim=hparams.embedding_dim, units=hparams.units, layers=hparams.layers,
-                        dropout=hparams.dropout, reverse_source=hparams.reverse_source, attention=hparams.attention)
+  seq2seq = model_of(setup.tft_output, setup.config, hparams)
   compile_model(seq2seq, hparams.learning_rate, hparams.steps_per_execution)
   return seq2seq, pretrained_embeddings.from_config(setup.config, seq2seq.training, 'source_embedding',
                                                     setup.tft_output, SOURCE_VOCABULARY, model_run_dir)
