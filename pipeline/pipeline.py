@@ -14,6 +14,7 @@ from components.baseline_resolver import LatestBlessedOtherModelStrategy
 from components.baseline_resolver import WarmStartModelStrategy
 from components.data_check import DataCheck
 from components.eval_predictions import EvalPredictions
+from components.schema_gen import FreeTextSchemaGen
 from components.forecast_test_score import ForecastTestScore
 from components.served_model import BaselineAwareEvaluator
 from components.served_model import LatestServedModel
@@ -90,9 +91,10 @@ def create_pipeline(
     # training did not (a category never seen in training, say). Inferring it from every split would make such
     # values valid.
     split_names = [name for name, _ in (task.hash_splits or task.input_splits)]
-    schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True,
-        exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [])
+    schema_gen = FreeTextSchemaGen(
+        statistics=statistics_gen.outputs['statistics'], free_text_features=task.free_text_features,
+        exclude_splits=[name for name in split_names if name != 'train'] if 'train' in split_names else [],
+        code=module_fingerprint('components.schema_gen')).with_id('SchemaGen')
   every_model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
   every_blessing = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing)
   references, previous_statistics, served_statistics = None, None, None

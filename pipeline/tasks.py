@@ -60,6 +60,7 @@ class TaskSpec:
   hash_splits: Tuple[Tuple[str, int], ...] = ()  # set: ExampleGen hash-splits one input split (name, buckets)
   partition_feature: str = ''  # set: the hash split keeps examples with equal values of this feature together
   score_test_split: bool = False  # the held-out test split is scored after the push (forecast)
+  free_text_features: Tuple[str, ...] = ()  # columns SchemaGen must not make a category of (text, timestamps)
   review_features: Tuple[str, ...] = ()  # raw features kept beside each eval prediction for the run's report
   review_splits: Tuple[str, ...] = ('eval',)
   review_max_examples: int = 0  # per split, 0: all (translation decodes are slow: a sample)
@@ -176,6 +177,7 @@ def forecast_task(window_config: windowing.WindowConfig, text_format: TextFormat
       **_code('forecast', transform_values, trainer_values, hyperparameters),
       window_config=window_config,
       score_test_split=True,
+      free_text_features=(window_config.time_column,),
       review_features=(windowing.TARGET_TIMESTAMP_KEY, windowing.LABEL_KEY, windowing.PERSISTENCE_KEY,
                        windowing.SERIES_KEY),
       review_splits=('eval', 'test'),
@@ -219,6 +221,7 @@ def sentiment_task(input_splits: Tuple[Tuple[str, str], ...], text_format: TextF
       text_format=text_format,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
+      free_text_features=(text_column,),
       review_features=(text_column, label_column, *slice_columns),
       **_code('sentiment', {'text_column': text_column, 'label_column': label_column, **dataclasses.asdict(options)},
               {'pretrained_embeddings': pretrained_embeddings}, hyperparameters),
@@ -251,6 +254,7 @@ def translate_task(text_format: TextFormat, file_pattern: str = '*.txt',
       text_format=text_format,
       eval_config=eval_config,
       transform_splits=('train', 'eval'),
+      free_text_features=(SOURCE_COLUMN, TARGET_COLUMN),
       review_features=(SOURCE_COLUMN, TARGET_COLUMN),
       review_max_examples=1000,
       **_code('translate', {'source_column': SOURCE_COLUMN, 'target_column': TARGET_COLUMN,
