@@ -19,11 +19,14 @@ WORKDIR /app
 # Dependencies first, in their own layer: a code change does not reinstall 3 GB of TFX.
 COPY pyproject.toml constraints.txt README.md ./
 RUN python -m pip install "pip==24.2" "setuptools==75.1.0" wheel \
- && mkdir -p pipeline components preprocessing trainer records/templates predict \
+ && mkdir -p cli core orchestration pipeline components preprocessing trainer records/templates predict \
  && python -m pip install -c constraints.txt .
 
 # The project itself, editable so that the bundled samples stay at /app/data (the default --data of
 # `tfx-lstm compile`) and `tfx-lstm run` works inside the container as it does in a checkout.
+COPY cli/ cli/
+COPY core/ core/
+COPY orchestration/ orchestration/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY preprocessing/ preprocessing/

@@ -98,7 +98,7 @@ def run_pipeline(task: str, flags: Sequence[str], beam_args: Sequence[str] = ())
   flags = [*flags, *(f'--beam-arg={arg}' for arg in beam_args)]
   print(f'tfx-lstm run {task}', ' '.join(flags), flush=True)
   started = time.time()
-  process = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', 'run', task, *flags], cwd=REPO,
+  process = subprocess.Popen([sys.executable, '-m', 'cli', 'run', task, *flags], cwd=REPO,
                              stdout=subprocess.PIPE, text=True, bufsize=1)
   lines = []
   for line in process.stdout:
@@ -116,10 +116,12 @@ def run_pipeline(task: str, flags: Sequence[str], beam_args: Sequence[str] = ())
 
 def read_run(root: pathlib.Path, task: str, run_id: Optional[str] = None):
   """The RunRecord of `run_id` (as `tfx-lstm run` printed it), or of the task's latest run under `root`."""
+  from core.layout import RootLayout  # pylint: disable=g-import-not-at-top
+  from core.names import pipeline_name  # pylint: disable=g-import-not-at-top
   from records import run_record  # pylint: disable=g-import-not-at-top
-  metadata_path = str(pathlib.Path(root) / 'metadata.sqlite')
+  metadata_path = RootLayout.at(str(root)).metadata_path
   if not run_id:
-    run_id = run_record.latest_run_id(metadata_path, f'tfx-lstm-{task}')
+    run_id = run_record.latest_run_id(metadata_path, pipeline_name(task))
   record = run_record.read_run(metadata_path, run_id) if run_id else None
   if record is None:
     raise SystemExit(f'no {task} run {run_id or ""} in {metadata_path}')

@@ -18,6 +18,7 @@ import time
 
 from bench import common as bench_common
 from bench.common import REPO
+from core.layout import RootLayout
 
 
 def write_sliced_sst2(data: pathlib.Path, target: pathlib.Path, slices: int) -> None:
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
                                                 '--no-cache', *args.pipeline_flags])
   output = args.out / f'{run.run_id}.html'
   started = time.time()
-  command = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'report', '--root', str(root), '--run', run.run_id,
+  command = subprocess.run([sys.executable, '-m', 'cli', 'report', '--root', str(root), '--run', run.run_id,
                             '--output', str(output)], cwd=REPO, capture_output=True, text=True, timeout=600)
   process_seconds = time.time() - started
   if command.returncode != 0:
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
   record = bench_common.read_run(root, 'sentiment', run.run_id)
   slices = len(evaluation.sliced_metrics(record.output('ModelEvaluation').uri))
   started = time.time()
-  report.write_report(str(root / 'metadata.sqlite'), run.run_id, str(args.out / 'again.html'))
+  report.write_report(RootLayout.at(str(root)).metadata_path, run.run_id, str(args.out / 'again.html'))
   write_seconds = time.time() - started
   opened = browser.open_offline(str(output), loads=args.loads)
   problems = opened['console'] + opened['errors'] + opened['requests'] + opened['broken_images']

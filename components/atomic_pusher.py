@@ -43,7 +43,7 @@ Its `source` (the pushed SavedModel's directory) is what makes a re-run safe: se
 
 Crashes. A push killed half-way (SIGKILL, a machine going down) leaves, on local disk, a `.staging-*` directory
 that no reader takes for a version. The start of the next local run removes every such leftover (and `.removing-*`
-ones of a killed prune) under the task's lock (pipeline/recovery.py); a Pusher, which holds no lock where
+ones of a killed prune) under the task's lock (orchestration/recovery.py); a Pusher, which holds no lock where
 Airflow or Kubeflow run it, removes only leftovers more than an hour old before it stages its own. A push
 killed after its rename but before TFX recorded the Pusher's execution leaves a whole new version that ML Metadata
 does not know about; the re-run's Pusher finds the newest version's `source` is the model it was given and records
@@ -64,7 +64,6 @@ Pusher's custom_config, default 5). `copy_version` and `prune_versions` are shar
 import errno
 import json
 import os
-import re
 import time
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -78,16 +77,21 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+from core.layout import COMPLETE_MARKER
+from core.layout import WARM_START_DIR
+from core.layout import is_local
+from core.layout import local_path
+from core.layout import remove_leftovers
+from core.layout import removing_name
+from core.layout import staging_name
+from core.layout import version_path
+
 KEEP_VERSIONS_KEY = 'keep_versions'
 DEFAULT_KEEP_VERSIONS = 5
 _RENAME_ATTEMPTS = 5  # another pusher (or a rollback) may take the same version number between check and rename
-# A version's note {version, source, pushed_at}: written last on a remote filesystem (the version is complete), and
-# into the staging directory before the rename on local disk (the rename is the commit point there); both say which
-# model the version holds.
-COMPLETE_MARKER = 'PUSH_COMPLETE'
-# Hidden names beside the versions: a local copy in flight, and a version being deleted (module docstring).
-STAGING_PREFIX, REMOVING_PREFIX = '.staging-', '.removing-'
-WARM_START_DIR = 'warm_start'  # trainer/common.py's folder beside Format-Serving; published as <version>/warm_start/
+# COMPLETE_MARKER, a version's note {version, source, pushed_at}: written last on a remote filesystem (the version
+# is complete), and into the staging directory before the rename on local disk (the rename is the commit point
+# there); both say which model the version holds. The staging and removal names: core/layout.py.
 _SAVED_MODEL_FILES = ('saved_model.pb', 'saved_model.pbtxt')  # what makes a directory a SavedModel: copied last
 
 
@@ -100,11 +104,6 @@ def keep_versions(custom_config: Union[None, str, Mapping[str, Any]]) -> int:
   if isinstance(value, bool) or not isinstance(value, int) or value < 1:
     raise ValueError(f'custom_config {KEEP_VERSIONS_KEY} must be an integer >= 1, got {value!r}')
   return value
-
-
-def is_local(path: str) -> bool:
-  """True for a path on local disk (no scheme, or `file://`), where a directory rename is atomic."""
-  return '://' not in path or path.startswith('file://')
 
 
 def _numeric_directories(base_directory: str) -> List[str]:
@@ -133,12 +132,7 @@ def version_directories(base_directory: str) -> List[str]:
   versions = _numeric_directories(base_directory)
   if is_local(base_directory):
     return versions
-  return [v for v in versions if fileio.exists(os.path.join(base_directory, v, COMPLETE_MARKER))]
-
-
-def _local_path(path: str) -> str:
-  """A local path as the os module takes it (`file:///srv/x` -> `/srv/x`)."""
-  return path[len('file://'):] if path.startswith('file://') else path
+  return [v for v in versions if fileio.exists(os.path.join(version_path(base_directory, v), COMPLETE_MARKER))]
 
 
 # What some filesystems (FUSE, SMB mounts) answer to fsync on a directory: they cannot make its entries durable
@@ -149,7 +143,7 @@ _DIRECTORY_FSYNC_UNSUPPORTED = (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.
 def _fsync(path: str, directory: bool = False) -> None:
   """fsyncs a file (errors raise: its data would not be durable) or a directory (best effort, see above)."""
   try:
-    fd = os.open(_local_path(path), os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    fd = os.open(local_path(path), os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
       os.fsync(fd)
     finally:
@@ -163,7 +157,7 @@ def _fsync(path: str, directory: bool = False) -> None:
 def _fsync_tree(top: str) -> None:
   """fsyncs every file and directory under `top` (local disk), deepest first: a rename published after this
   cannot outlive its contents in a crash."""
-  for directory, _, files in os.walk(_local_path(top), topdown=False):
+  for directory, _, files in os.walk(local_path(top), topdown=False):
     for name in files:
       _fsync(os.path.join(directory, name))
     _fsync(directory, directory=True)
@@ -172,30 +166,6 @@ def _fsync_tree(top: str) -> None:
 # The Pusher, which holds no lock (Airflow, Kubeflow), removes only leftovers older than this: a staging directory
 # that young may be another push still copying. A local run's recovery, under the task's lock, removes all of them.
 LEFTOVER_AGE_SECONDS = 3600
-_LEFTOVER_TIME = re.compile(r'^\.(?:staging|removing)-(\d+)-')  # both names embed a unix time (or a version's)
-
-
-def remove_leftovers(base_directory: str, older_than_seconds: Optional[float] = None) -> List[str]:
-  """Removes what killed pushes and prunes left on local disk (`.staging-*`, `.removing-*`); returns their names.
-
-  Without `older_than_seconds`, call only while no other push or prune of this base directory runs (the run lock;
-  module docstring): a leftover cannot be told apart from a copy in flight. With it, only leftovers whose name's
-  time is that much older than now are removed. No-op on a remote filesystem, which has no staging directories.
-  """
-  if not is_local(base_directory) or not fileio.isdir(base_directory):
-    return []
-  removed = []
-  for name in sorted(n.rstrip('/') for n in fileio.listdir(base_directory)):
-    path = os.path.join(base_directory, name)
-    if not (name.startswith((STAGING_PREFIX, REMOVING_PREFIX)) and fileio.isdir(path)):
-      continue
-    if older_than_seconds is not None:
-      stamp = _LEFTOVER_TIME.match(name)
-      if stamp is None or time.time() - int(stamp.group(1)) < older_than_seconds:
-        continue
-    fileio.rmtree(path)
-    removed.append(name)
-  return removed
 
 
 def pushed_source(version_dir: str) -> Optional[str]:
@@ -213,7 +183,7 @@ def newest_push_of(base_directory: str, source_dir: str) -> Optional[str]:
   versions = version_directories(base_directory)
   if not versions:
     return None
-  source = pushed_source(os.path.join(base_directory, versions[-1]))
+  source = pushed_source(version_path(base_directory, versions[-1]))
   return versions[-1] if source is not None and source.rstrip('/') == source_dir.rstrip('/') else None
 
 
@@ -257,15 +227,15 @@ def _copy_with_extras(source_dir: str, destination: str, extra_dirs: Mapping[str
 def _copy_version_by_rename(source_dir: str, base_directory: str,
                             extra_dirs: Mapping[str, str]) -> Tuple[str, str]:
   """Local disk: copy into a staging directory beside the versions, fsync it, then rename it into place (atomic)."""
-  staging = os.path.join(base_directory, f'{STAGING_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:8]}')  # unique
+  staging = os.path.join(base_directory, staging_name(int(time.time()), uuid.uuid4().hex[:8]))  # unique
   marker = os.path.join(staging, COMPLETE_MARKER)
   try:
     _copy_with_extras(source_dir, staging, extra_dirs)
     _fsync_tree(staging)
     for attempt in range(_RENAME_ATTEMPTS):
       version = _next_version(base_directory)
-      final = os.path.join(base_directory, str(version))
-      with open(_local_path(marker), 'w', encoding='utf-8') as f:  # the version's number is known only now
+      final = version_path(base_directory, str(version))
+      with open(local_path(marker), 'w', encoding='utf-8') as f:  # the version's number is known only now
         f.write(_marker_text(str(version), source_dir))
         f.flush()
         os.fsync(f.fileno())
@@ -289,9 +259,9 @@ def _copy_version_with_marker(source_dir: str, base_directory: str,
                               extra_dirs: Mapping[str, str]) -> Tuple[str, str]:
   """A remote filesystem: copy object by object into `<base>/<version>/`, then write the completion marker."""
   version = _next_version(base_directory)
-  while fileio.exists(os.path.join(base_directory, str(version))):  # a numeric file, or a pusher that just started
+  while fileio.exists(version_path(base_directory, str(version))):  # a numeric file, or a pusher that just started
     version += 1
-  final = os.path.join(base_directory, str(version))
+  final = version_path(base_directory, str(version))
   try:
     _copy_with_extras(source_dir, final, extra_dirs)
     with fileio.open(os.path.join(final, COMPLETE_MARKER), 'w') as f:
@@ -331,9 +301,9 @@ def _unpublish(base_directory: str, version: str) -> bool:
   directory without a marker, which readers ignore (TF Serving, which ignores markers, serves the newest version,
   never this old one).
   """
-  path = os.path.join(base_directory, version)
+  path = version_path(base_directory, version)
   if is_local(base_directory):
-    doomed = os.path.join(base_directory, f'{REMOVING_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+    doomed = os.path.join(base_directory, removing_name(version, uuid.uuid4().hex[:8]))
     try:
       fileio.rename(path, doomed)
     except Exception as e:  # pylint: disable=broad-except  (OSError or tf's OpError, by filesystem plugin)
@@ -371,7 +341,7 @@ def prune_versions(base_directory: str, keep: int, protect: Sequence[str] = ()) 
       break
     if version in protected:
       continue
-    path = os.path.join(base_directory, version)
+    path = version_path(base_directory, version)
     if not _unpublish(base_directory, version):
       if not is_complete_version(path):  # a concurrent prune took it: it is gone all the same
         excess -= 1
@@ -399,15 +369,17 @@ class AtomicPushExecutor(pusher_executor.Executor):
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     base = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
-    # Kubeflow and Airflow have no CLI run to do it (pipeline/recovery.py), and no lock: old leftovers only.
+    # Kubeflow and Airflow have no CLI run to do it (orchestration/recovery.py), and no lock: old leftovers only.
     leftovers = remove_leftovers(base, older_than_seconds=LEFTOVER_AGE_SECONDS)
-    if leftovers:
-      logging.info('Removed what earlier pushes left unfinished in %s: %s', base, ', '.join(leftovers))
+    if leftovers.removed:
+      logging.info('Removed what earlier pushes left unfinished in %s: %s', base, ', '.join(leftovers.removed))
+    for problem in leftovers.problems:
+      logging.warning('%s', problem)
     version = newest_push_of(base, model_path)
     if version is not None:
       logging.info('Model %s already pushed as version %s (a re-run after the push was not recorded)',
                    model_path, version)
-      self._MarkPushed(pushed_model, pushed_destination=os.path.join(base, version), pushed_version=version)
+      self._MarkPushed(pushed_model, pushed_destination=version_path(base, version), pushed_version=version)
       prune_versions(base, keep, protect=[version])
       return
     # The Trainer's warm-start state (trainer/common.py) beside the SavedModel, so that a copy of the served

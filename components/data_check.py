@@ -32,8 +32,8 @@ from tfx.types.system_artifacts import Metrics as _SystemMetrics
 
 import components
 
-from components.data_contract import DataContractError
-from components.text_example_gen import SPANS_READ_PROPERTY
+from core.data_contract import DataContractError
+from core.names import SPANS_READ_PROPERTY
 
 CHECK_FILE = 'data_check.json'
 CHECKED_SPLIT = 'train'

@@ -23,7 +23,7 @@ import components
 
 from components.windowing import LABEL_KEY
 from components.windowing import PERSISTENCE_KEY
-from trainer import metrics
+from components import metrics
 
 SCORE_FILE = 'test_score.json'
 _BATCH = 512
@@ -36,7 +36,7 @@ class TestScore(types.Artifact):
 
 
 def forecast_errors(forecasts: np.ndarray, labels: np.ndarray, persistence: np.ndarray) -> dict:
-  """The Evaluator's forecast metrics (`trainer/metrics.py`) on these windows, and their count."""
+  """The Evaluator's forecast metrics (`components/metrics.py`) on these windows, and their count."""
   model_error, persistence_error = forecasts - labels, persistence - labels
   sums = metrics.ForecastSums(weight=float(labels.size), abs_error=float(np.sum(np.abs(model_error))),
                               sq_error=float(np.sum(model_error ** 2)),

@@ -1,12 +1,11 @@
 """ML Metadata lineage lookups the resolvers share: who produced an artifact, what an execution read, which
 run an execution belonged to. Plain `ml_metadata` store calls; no TFX internals."""
-import os
 from typing import List, Optional, Set
 
 from ml_metadata.proto import metadata_store_pb2
 
-# TFX's context type of one pipeline run; 'run' where the Airflow runner records runs the pre-IR way.
-RUN_CONTEXT_TYPES = ('pipeline_run', 'run')
+from core.names import RUN_CONTEXTS
+
 _Event = metadata_store_pb2.Event
 
 
@@ -32,7 +31,7 @@ def run_artifact_ids(store, artifact_id: int) -> Set[int]:
     return set()
   ids: Set[int] = set()
   for context in store.get_contexts_by_execution(execution_id):
-    if context.type in RUN_CONTEXT_TYPES:
+    if context.type in RUN_CONTEXTS:
       ids |= {a.id for a in store.get_artifacts_by_context(context.id)}
   return ids
 

@@ -30,12 +30,12 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
-from components.atomic_pusher import COMPLETE_MARKER
-from components.atomic_pusher import WARM_START_DIR
 from components.atomic_pusher import version_directories
-
-SERVED_VERSION_PROPERTY = 'served_version'  # '' when nothing was served yet
-SERVED_FROM_PROPERTY = 'served_from'
+from core.layout import COMPLETE_MARKER
+from core.layout import WARM_START_DIR
+from core.layout import version_path
+from core.names import SERVED_FROM_PROPERTY
+from core.names import SERVED_VERSION_PROPERTY
 
 
 def copy_served_model(serving_root: str, model_uri: str) -> str:
@@ -45,7 +45,7 @@ def copy_served_model(serving_root: str, model_uri: str) -> str:
   if not versions:
     return ''
   version = versions[-1]
-  source = os.path.join(serving_root, version).rstrip('/')
+  source = version_path(serving_root, version).rstrip('/')
   published_state = os.path.join(source, WARM_START_DIR)
   if fileio.isdir(published_state):
     io_utils.copy_dir(published_state, os.path.join(model_uri, WARM_START_DIR))
@@ -77,7 +77,7 @@ def LatestServedModel(  # pylint: disable=invalid-name
   del examples, code
   version = copy_served_model(serving_root, model.uri)
   model.set_string_custom_property(SERVED_VERSION_PROPERTY, version)
-  model.set_string_custom_property(SERVED_FROM_PROPERTY, os.path.join(serving_root, version) if version else '')
+  model.set_string_custom_property(SERVED_FROM_PROPERTY, version_path(serving_root, version) if version else '')
   if version:
     logging.info('Served model: version %s under %s', version, serving_root)
   else:

@@ -3,7 +3,7 @@
 
 CsvExampleGen takes the header as the first line split on commas (so `"Date","Temp"` gives names with quotes)
 and its quote-aware reader would merge lines of SST-2 and the Tatoeba pairs, whose sentences contain bare `"`.
-This executor parses each file with the data contract's `parse_rows` (`components/data_contract.py`), the same
+This executor parses each file with the data contract's `parse_rows` (`core/data_contract.py`), the same
 reader the CLI's pre-flight check uses, so both agree on every row and name file and line on any violation.
 
 Configuration (the component's `custom_config`): the task's `TextFormat`: delimiter and quoting, whether files
@@ -32,12 +32,12 @@ from tfx.proto import example_gen_pb2
 from tfx.proto import range_config_pb2
 from tfx.utils import proto_utils
 
-from components.data_contract import SPAN_FOLDER
-from components.data_contract import DataContractError
-from components.data_contract import TextFormat
-from components.data_contract import parse_rows
+from core.data_contract import SPAN_FOLDER
+from core.data_contract import DataContractError
+from core.data_contract import TextFormat
+from core.data_contract import parse_rows
+from core.names import SPANS_READ_PROPERTY
 
-SPANS_READ_PROPERTY = 'spans_read'  # on the examples: the span numbers read, comma-separated
 
 
 def read_file_rows(path: str, text_format: TextFormat):

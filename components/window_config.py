@@ -7,8 +7,8 @@ import dataclasses
 import json
 from typing import Tuple
 
-from components.data_contract import DataContractError
-from components.data_contract import parse_timestamp
+from core.data_contract import DataContractError
+from core.data_contract import parse_timestamp
 
 # Feature names written into every window example besides the input features.
 LABEL_KEY = 'label'

@@ -45,10 +45,10 @@ from tfx.types.system_artifacts import Statistics as _SystemStatistics
 from tfx.utils import io_utils
 
 import components
-from components.data_contract import DataContractError
-from components.data_contract import format_timestamp
-from components.data_contract import parse_number
-from components.data_contract import parse_timestamp
+from core.data_contract import DataContractError
+from core.data_contract import format_timestamp
+from core.data_contract import parse_number
+from core.data_contract import parse_timestamp
 from components.window_config import LABEL_KEY  # noqa: F401  (re-exported: window example keys)
 from components.window_config import PERSISTENCE_KEY
 from components.window_config import SERIES_KEY

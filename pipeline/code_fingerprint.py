@@ -19,7 +19,8 @@ CODE_KEY = 'code'  # the fingerprint's name in a component's config or parameter
 # Modules of plain dataclasses with defaults: what they say reaches the components' configs as values (a renamed or
 # added field too), so editing one task's defaults leaves the other tasks' fingerprints alone.
 VALUES_ONLY = ('preprocessing/options.py', 'trainer/hyperparameters.py')
-PROJECT_PACKAGES = ('components', 'pipeline', 'predict', 'preprocessing', 'records', 'trainer')
+PROJECT_PACKAGES = ('cli', 'components', 'core', 'orchestration', 'pipeline', 'predict', 'preprocessing', 'records',
+                    'trainer')
 
 
 def _module_file(module: str, source_root: str) -> Optional[str]:

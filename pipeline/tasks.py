@@ -11,11 +11,11 @@ from typing import Any, Dict, Optional, Tuple
 import tensorflow_model_analysis as tfma
 
 from components import windowing
-from components.data_contract import SOURCE_COLUMN
-from components.data_contract import SPAN_PATTERN_PREFIX
-from components.data_contract import TARGET_COLUMN
-from components.data_contract import check_file_pattern
-from components.data_contract import TextFormat
+from core.data_contract import SOURCE_COLUMN
+from core.data_contract import SPAN_PATTERN_PREFIX
+from core.data_contract import TARGET_COLUMN
+from core.data_contract import check_file_pattern
+from core.data_contract import TextFormat
 from pipeline.code_fingerprint import CODE_KEY
 from pipeline.code_fingerprint import code_fingerprint
 from pipeline.gates import FORECAST_DATA_GATE
@@ -28,7 +28,7 @@ from preprocessing.options import ForecastOptions
 from preprocessing.options import SentimentOptions
 from preprocessing.options import TranslateOptions
 from preprocessing.translate_transform import SOURCE_LENGTH_BUCKET_KEY
-from trainer import metrics as project_metrics
+from components import metrics as project_metrics
 from trainer.hyperparameters import ForecastHyperparameters
 from trainer.hyperparameters import SEARCH_SPACES
 from trainer.hyperparameters import SearchSpace

@@ -11,9 +11,10 @@ def resolve_model_dir(path: str) -> str:
   URI (gs://, ...)."""
   from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   from components.atomic_pusher import version_directories  # pylint: disable=g-import-not-at-top
+  from core.layout import version_path  # pylint: disable=g-import-not-at-top
   if fileio.exists(os.path.join(path, 'saved_model.pb')):
     return path
   versions = version_directories(path)
   if not versions:
     raise ModelNotFound(f'{path} is neither a SavedModel nor a directory of pushed model versions')
-  return os.path.join(path, versions[-1])
+  return version_path(path, versions[-1])

@@ -7,12 +7,12 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from components.data_contract import DataContractError
-from components.data_contract import TextFormat
-from components.data_contract import format_timestamp
-from components.data_contract import parse_number
-from components.data_contract import parse_timestamp
-from components.data_contract import read_rows
+from core.data_contract import DataContractError
+from core.data_contract import TextFormat
+from core.data_contract import format_timestamp
+from core.data_contract import parse_number
+from core.data_contract import parse_timestamp
+from core.data_contract import read_rows
 from components.windowing import infer_step
 from trainer.common import read_model_metadata
 

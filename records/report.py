@@ -27,7 +27,6 @@ from records import training_history
 from records.run_record import RunRecord
 from trainer.hyperparameters import SEARCH_SPACES
 
-PIPELINE_PREFIX = 'tfx-lstm-'
 # The metric the Trainer early-stops on and the progress line shows, per task (trainer/*_trainer.py).
 TRAINING_METRICS = {'forecast': ('loss', 'mae'), 'sentiment': ('loss', 'auc'), 'translate': ('loss', 'masked_accuracy')}
 HEADLINE_METRICS = {'forecast': 'forecast_skill', 'sentiment': 'auc', 'translate': 'bleu'}
@@ -35,10 +34,6 @@ HEADLINE_METRICS = {'forecast': 'forecast_skill', 'sentiment': 'auc', 'translate
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader('records', 'templates'), autoescape=jinja2.select_autoescape(['html', 'j2']),
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def task_of(record: RunRecord) -> str:
-  return record.pipeline_name.removeprefix(PIPELINE_PREFIX)
 
 
 def utc(ms: int) -> str:
@@ -187,7 +182,7 @@ def _push(record: RunRecord) -> Dict[str, object]:
 
 def build_context(record: RunRecord) -> Dict[str, object]:
   """Everything the template shows, read from the run's record and its artifacts."""
-  task_name = task_of(record)
+  task_name = record.task
   statistics = record.node_output('StatisticsGen', 'statistics')
   summaries = data_views.feature_summaries(statistics.uri) if statistics is not None else {}
   anomalies_artifact = record.node_output('ExampleValidator', 'anomalies')
@@ -258,10 +253,6 @@ def write_html(html: str, output: str) -> str:
   return output
 
 
-def default_report_path(root: str, run_id: str) -> str:
-  return os.path.join(os.path.abspath(root), 'reports', f'{run_id}.html')
-
-
 def write_report(metadata_path: str, run_id: str, output: str) -> str:
   """Reads run `run_id` from ML Metadata and its artifacts, writes its report to `output`; returns the path."""
   record = run_record.read_run(metadata_path, run_id)
@@ -283,7 +274,7 @@ class RunRow:
 
 
 def run_row(record: RunRecord) -> RunRow:
-  task_name = task_of(record)
+  task_name = record.task
   metric = HEADLINE_METRICS.get(task_name, '')
   evaluation_artifact = record.node_output('Evaluator', 'evaluation')
   headline = ''
@@ -300,7 +291,7 @@ def list_runs(metadata_path: str, task_name: Optional[str] = None) -> List[RunRo
   rows = []
   for run_id in reversed(run_record.all_run_ids(metadata_path)):
     record = run_record.read_run(metadata_path, run_id)
-    if record is not None and (task_name is None or task_of(record) == task_name):
+    if record is not None and (task_name is None or record.task == task_name):
       rows.append(run_row(record))
   return rows
 
@@ -357,7 +348,7 @@ def write_comparison(metadata_path: str, first_run_id: str, second_run_id: str, 
     if record is None:
       raise LookupError(f'no run {run_id!r} in {metadata_path}')
     records.append(record)
-  if task_of(records[0]) != task_of(records[1]):
-    raise ValueError(f'{first_run_id} is a {task_of(records[0])} run and {second_run_id} a {task_of(records[1])} '
+  if records[0].task != records[1].task:
+    raise ValueError(f'{first_run_id} is a {records[0].task} run and {second_run_id} a {records[1].task} '
                      'run: compare two runs of one task')
   return write_html(render('compare.html.j2', build_comparison(*records)), output)

@@ -10,12 +10,15 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-PIPELINE_CONTEXT, RUN_CONTEXT, NODE_CONTEXT = 'pipeline', 'pipeline_run', 'node'
-# TFX's Airflow runner still records runs the pre-IR way: a 'run' context named '<pipeline>.<Airflow run id>' (the
-# run id here, unique across tasks) and the node as the execution's `component_id`.
-LEGACY_RUN_CONTEXT, LEGACY_NODE_PROPERTY = 'run', 'component_id'
-RUN_CONTEXTS = (RUN_CONTEXT, LEGACY_RUN_CONTEXT)
-PLANNED_NODES_PROPERTY = 'tfx_lstm_nodes'  # the run's node ids, in order; pipeline/local_runner.py writes it
+from core.names import FAILURE_PROPERTY
+from core.names import PIPELINE_PREFIX
+from core.names import LEGACY_NODE_PROPERTY
+from core.names import LEGACY_RUN_CONTEXT
+from core.names import NODE_CONTEXT
+from core.names import PIPELINE_CONTEXT
+from core.names import PLANNED_NODES_PROPERTY
+from core.names import RUN_CONTEXT
+from core.names import RUN_CONTEXTS
 
 
 @dataclasses.dataclass
@@ -30,6 +33,11 @@ class RunRecord:
   node_outputs: Dict[str, Dict[str, metadata_store_pb2.Artifact]] = dataclasses.field(
       default_factory=dict)  # node id -> output key -> its (last) artifact
   planned_nodes: List[str] = dataclasses.field(default_factory=list)  # every node of the run, in pipeline order
+
+  @property
+  def task(self) -> str:
+    """The task whose pipeline ran (`tfx-lstm-<task>`)."""
+    return self.pipeline_name.removeprefix(PIPELINE_PREFIX)
 
   def node_output(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
     """The artifact a node wrote under an output key (StatisticsGen's 'statistics', say) in this run."""
@@ -58,10 +66,6 @@ class RunRecord:
   def nodes_in_state(self, state: str) -> List[str]:
     """Nodes whose every execution in this run ended in `state` (COMPLETE, CACHED, FAILED, ...)."""
     return sorted(node for node, states in self.execution_states.items() if states and set(states) == {state})
-
-
-# On a failed execution: the error it raised (pipeline/local_runner.py records it; TFX keeps only its log).
-FAILURE_PROPERTY = 'tfx_lstm_error'
 
 
 def _property(item, name: str):
@@ -121,7 +125,7 @@ def read_run(metadata_path: str, run_id: str) -> Optional[RunRecord]:
   for event in sorted(events, key=lambda e: e.artifact_id):
     if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
       node_outputs[node_of[event.execution_id]][event.path.steps[0].key] = by_id[event.artifact_id]
-  planned = _property(run_context, PLANNED_NODES_PROPERTY)  # written by pipeline/local_runner.py after the run
+  planned = _property(run_context, PLANNED_NODES_PROPERTY)  # written by orchestration/local_runner.py after the run
   return RunRecord(run_id, pipeline_name, run_context.create_time_since_epoch, dict(states), dict(outputs),
                    properties, dict(timings), dict(node_outputs), json.loads(planned) if planned else [])
 

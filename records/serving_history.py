@@ -19,15 +19,19 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
 from components import atomic_pusher
+from core.layout import version_path
+from core.names import PIPELINE_CONTEXT
+from core.names import ROLLBACK_EXECUTION_TYPE
+from core.names import ROLLBACK_OF_PROPERTY as ROLLBACK_OF
+from core.names import RUN_CONTEXTS
+from core.names import pipeline_name
 from records import report
 from records import run_record
 from records.run_record import artifact_property
 
-ROLLBACK_EXECUTION_TYPE = 'tfx-lstm.Rollback'
 PUSHED_MODEL_TYPE, MODEL_BLESSING_TYPE = 'PushedModel', 'ModelBlessing'
 # Event path keys: the Pusher's own input/output keys, so lineage readers treat a rollback like a push.
 MODEL_KEY, PUSHED_MODEL_KEY, BLESSING_KEY = 'model', 'pushed_model', 'blessing'
-ROLLBACK_OF = 'rollback_of'
 
 _Artifact = metadata_store_pb2.Artifact
 _Event = metadata_store_pb2.Event
@@ -59,10 +63,6 @@ class _Push:
   model: Optional[_Artifact]
 
 
-def pipeline_name(task: str) -> str:
-  return report.PIPELINE_PREFIX + task
-
-
 def _real(path: str) -> str:
   """A path in one spelling, to compare the recorded destination with the serving root's listing."""
   return path.rstrip('/') if '://' in path else os.path.realpath(path)
@@ -88,7 +88,7 @@ def _version_order(push: _Push):
 def _read_pushes(store: metadata_store.MetadataStore, metadata_path: str, task: str,
                  serving_root: str) -> List[_Push]:
   """Every push of the task (pushed == 1), newest first."""
-  pipeline = store.get_context_by_type_and_name(run_record.PIPELINE_CONTEXT, pipeline_name(task))
+  pipeline = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name(task))
   if pipeline is None:
     return []
   try:
@@ -114,19 +114,19 @@ def _read_pushes(store: metadata_store.MetadataStore, metadata_path: str, task: 
     if event.type == _Event.INPUT and _key(event) == MODEL_KEY:
       model_of_execution[event.execution_id] = event.artifact_id
   models = {m.id: m for m in store.get_artifacts_by_id(sorted(set(model_of_execution.values())))}
-  run_type_ids = {t.id for t in store.get_context_types() if t.name in run_record.RUN_CONTEXTS}
+  run_type_ids = {t.id for t in store.get_context_types() if t.name in RUN_CONTEXTS}
   run_of_execution = {}
   for execution_id in set(producer.values()):
     runs = [c.name for c in store.get_contexts_by_execution(execution_id) if c.type_id in run_type_ids]
     run_of_execution[execution_id] = runs[0] if runs else ''  # a rollback belongs to no run
 
   versions_on_disk = atomic_pusher.version_directories(serving_root)
-  served_path = _real(os.path.join(serving_root, versions_on_disk[-1])) if versions_on_disk else None
+  served_path = _real(version_path(serving_root, versions_on_disk[-1])) if versions_on_disk else None
   pushes = []
   for artifact in pushed:
     destination = artifact_property(artifact, 'pushed_destination') or ''
     version = str(artifact_property(artifact, 'pushed_version') or os.path.basename(destination.rstrip('/')))
-    path = destination or os.path.join(serving_root, version)
+    path = destination or version_path(serving_root, version)
     execution_id = producer.get(artifact.id)
     model = models.get(model_of_execution.get(execution_id))
     on_disk = atomic_pusher.is_complete_version(path)
@@ -268,7 +268,7 @@ def rollback(metadata_path: str, task: str, serving_root: str, to_version: Optio
     raise RollbackError(f'version {target.entry.version} has no Model in its ML Metadata lineage (no INPUT event '
                         f'{MODEL_KEY!r} on the execution that pushed it), so a rollback could not be recorded')
 
-  pipeline = store.get_context_by_type_and_name(run_record.PIPELINE_CONTEXT, pipeline_name(task))
+  pipeline = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name(task))
   pushed_type_id = _artifact_type_id(store, PUSHED_MODEL_TYPE)
   blessing_type_id = _artifact_type_id(store, MODEL_BLESSING_TYPE)
   execution_type_id = store.put_execution_type(metadata_store_pb2.ExecutionType(name=ROLLBACK_EXECUTION_TYPE),

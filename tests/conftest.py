@@ -22,7 +22,7 @@ BUNDLED_FORECAST_CSV = os.path.join(REPO, 'data', 'beijing_pm25', 'beijing_pm25_
 
 def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
   """Runs `tfx-lstm ARGS` in a fresh process (its own TensorFlow, as a user would)."""
-  return subprocess.run([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, capture_output=True, text=True,
+  return subprocess.run([sys.executable, '-m', 'cli', *args], cwd=REPO, capture_output=True, text=True,
                         timeout=timeout)
 
 

@@ -67,7 +67,7 @@ def main() -> None:
   os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
   holds = {'Pusher:staging': _hold_push_mid_copy, 'Pusher:renamed': _hold_push_after_rename}
   holds.get(point, _hold_node)(point, ready_file)
-  from pipeline import cli  # pylint: disable=g-import-not-at-top
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
   sys.argv = ['tfx-lstm', *cli_args]
   cli.entry()
 

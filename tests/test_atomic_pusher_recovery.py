@@ -9,7 +9,6 @@ import json
 import os
 import stat
 import time
-import types
 
 import pytest
 import tensorflow as tf
@@ -19,8 +18,7 @@ from tfx.types import standard_artifacts
 
 from components import atomic_pusher
 from components.atomic_pusher import COMPLETE_MARKER
-from pipeline import local_runner
-from pipeline import recovery
+from orchestration import recovery
 from records import run_record
 
 Artifact, Event, Execution = metadata_store_pb2.Artifact, metadata_store_pb2.Event, metadata_store_pb2.Execution
@@ -179,20 +177,6 @@ def test_a_filesystem_that_cannot_fsync_directories_still_pushes_once(tmp_path, 
   assert os.listdir(base) == [version]  # no second version, no staging left
 
 # Recovery at the start of a run
-
-def test_recovery_names_agree_with_the_modules_that_own_them(tmp_path):
-  """pipeline/recovery.py avoids importing TensorFlow, so it spells these out; they must stay the same."""
-  assert recovery.FAILURE_PROPERTY == run_record.FAILURE_PROPERTY
-  assert (recovery.PIPELINE_CONTEXT, recovery.RUN_CONTEXT, recovery.NODE_CONTEXT) == (
-      run_record.PIPELINE_CONTEXT, run_record.RUN_CONTEXT, run_record.NODE_CONTEXT)
-  assert (recovery.STAGING_PREFIX, recovery.REMOVING_PREFIX) == (atomic_pusher.STAGING_PREFIX,
-                                                                 atomic_pusher.REMOVING_PREFIX)
-  paths = local_runner.RunPaths.under(str(tmp_path), 'forecast')
-  assert (paths.metadata_path, paths.pipeline_root, paths.serving_root) == tuple(
-      os.path.join(str(tmp_path), *parts) for parts in (('metadata.sqlite',), ('pipelines', 'forecast'),
-                                                         ('serving', 'forecast')))
-  assert local_runner.pipeline_name(types.SimpleNamespace(name='forecast')) == recovery.pipeline_name('forecast')
-
 
 class KilledRunStore:
   """ML Metadata as TFX's launcher leaves a run killed during a node: the node's execution RUNNING in the pipeline,

@@ -31,9 +31,13 @@ from typing import Dict, List
 import pytest
 import tensorflow as tf
 
-from components.data_contract import TextFormat
+from core.data_contract import TextFormat
 from conftest import BUNDLED_FORECAST_CSV, REPO
-from pipeline import cli
+from cli import console
+from cli import main as cli
+from cli import run as run_command
+from orchestration import local_runner
+from pipeline import preflight
 
 SERVED_VERSION = '1700000000'  # the Pusher names versions by Unix time
 MEGABYTE = 1_000_000
@@ -269,7 +273,7 @@ def _assert_rejected_by_cli(task: str, case: Case, root: str, data_dir, capsys) 
   assert os.path.join('serving', task, SERVED_VERSION, 'saved_model.pb') in before
   status = cli.main(['run', task, '--data', _write(data_dir, case.files), '--root', root])
   stderr = capsys.readouterr().err
-  assert status == cli.EXIT_USER_ERROR, stderr
+  assert status == console.EXIT_USER_ERROR, stderr
   assert case.message in stderr, stderr
   assert stderr.rstrip().endswith('nothing was run.'), stderr
   assert _snapshot(root) == before
@@ -302,8 +306,10 @@ def built_pipeline(tmp_path_factory):
   def build(layout: str, data_dir: str = ''):
     if layout not in built:
       data_dir = data_dir or _write(tmp_path_factory.mktemp('good'), GOOD_SAMPLES[layout])
-      built[layout] = cli.pipeline_from_run_argv(['run', layout.split('/')[0], '--data', data_dir,
-                                                  '--root', str(tmp_path_factory.mktemp('root'))])
+      settings = run_command.parse_run_argv(['run', layout.split('/')[0], '--data', data_dir,
+                                             '--root', str(tmp_path_factory.mktemp('root'))])
+      task = preflight.check(settings.task, settings).build_task()
+      built[layout] = local_runner.pipeline_from_settings(settings, task)
     return built[layout]
 
   return build
@@ -336,7 +342,7 @@ def _assert_rejected_by_example_gen(task: str, case: Case, build, tmp_path) -> N
   pipeline = build(f'{task}/{case.layout}' if case.layout else task)
   with pytest.raises(Exception) as raised:
     _run_example_gen(pipeline, _write(tmp_path / 'data', case.files), str(tmp_path / 'examples'))
-  message = cli._user_message(raised.value)  # pylint: disable=protected-access  # what the CLI would print
+  message = console.user_message(raised.value)  # pylint: disable=protected-access  # what the CLI would print
   assert message is not None, f'no DataContractError in the chain of {raised.value!r}'
   assert case.message in message, message
 
@@ -393,6 +399,6 @@ def test_a_timestamp_in_two_span_files_is_rejected_by_the_windowing(built_pipeli
   executor = window_gen.executor_spec.executor_class(_beam_context(pipeline))
   with pytest.raises(Exception) as raised:
     executor.Do({'examples': [examples], 'schema': [schema]}, outputs, dict(window_gen.exec_properties))
-  message = cli._user_message(raised.value)  # pylint: disable=protected-access
+  message = console.user_message(raised.value)  # pylint: disable=protected-access
   assert message is not None and 'series (single) has two rows at 2013-01-03 02:00:00 UTC' in message, message
 

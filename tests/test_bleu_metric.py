@@ -4,7 +4,7 @@ import numpy as np
 import sacrebleu
 from tensorflow_model_analysis.metrics import metric_types
 
-from trainer import metrics
+from components import metrics
 
 PAIRS = [  # (reference, hypothesis)
     ('Je suis affamé.', "j'ai faim."),

@@ -2,7 +2,10 @@
 preprocessing/options.py, pipeline/gates.py), and flags reach the dataclasses by name."""
 import pytest
 
-from pipeline import cli
+from cli import main as cli
+from cli import run as run_command
+from core import data_contract
+from pipeline import preflight
 from pipeline import gates
 from preprocessing import options
 from trainer import common
@@ -19,22 +22,22 @@ from trainer import hyperparameters
 def test_flag_defaults_are_the_dataclass_defaults(task, hyperparameter_class, options_class, gate_class, overrides):
   args = cli.build_parser().parse_args(['run', task])
   if task != 'forecast':
-    assert cli._pretrained_embeddings(args, hyperparameter_class()) is None  # sizes the embedding: no --embeddings
-  assert cli._from_args(hyperparameter_class, args, **overrides) == hyperparameter_class()
-  assert cli._from_args(options_class, args, **({'calendar_features': True} if task == 'forecast' else {})) \
+    assert preflight.pretrained_embeddings(args, hyperparameter_class()) is None  # sizes the embedding: no --embeddings
+  assert preflight.from_settings(hyperparameter_class, args, **overrides) == hyperparameter_class()
+  assert preflight.from_settings(options_class, args, **({'calendar_features': True} if task == 'forecast' else {})) \
       == options_class()
-  assert cli._from_args(gate_class, args) == gate_class()
+  assert preflight.from_settings(gate_class, args) == gate_class()
 
 
 def test_flags_reach_the_dataclass():
   args = cli.build_parser().parse_args(['run', 'translate', '--epochs', '3', '--units', '32', '--min-bleu', '2.5',
                                         '--replicas', '2', '--max-target-length', '9', '--attention', 'bahdanau',
                                         '--beam-size', '3', '--min-word-count', '3'])
-  built = cli._from_args(hyperparameters.TranslateHyperparameters, args)
+  built = preflight.from_settings(hyperparameters.TranslateHyperparameters, args)
   assert (built.epochs, built.units, built.replicas, built.attention, built.beam_size) == (3, 32, 2, 'bahdanau', 3)
-  assert cli._from_args(options.TranslateOptions, args).max_target_length == 9
-  assert cli._from_args(options.TranslateOptions, args).min_word_count == 3
-  assert cli._from_args(gates.TranslateGate, args).min_bleu == 2.5
+  assert preflight.from_settings(options.TranslateOptions, args).max_target_length == 9
+  assert preflight.from_settings(options.TranslateOptions, args).min_word_count == 3
+  assert preflight.from_settings(gates.TranslateGate, args).min_bleu == 2.5
 
 
 def test_run_flags_beam_args_and_wait():
@@ -56,7 +59,7 @@ def test_help_is_quick_to_import():
   """`tfx-lstm --help` must not import TensorFlow or TFX (seconds of start-up)."""
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
-  code = ('import sys; from pipeline import cli; '
+  code = ('import sys; from cli import main as cli; '
           'print(sorted(m for m in ("tensorflow", "tfx", "apache_beam") if m in sys.modules))')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
   assert result.stdout.strip() == '[]'
@@ -64,10 +67,10 @@ def test_help_is_quick_to_import():
 
 def test_forecast_flags_split_between_transform_and_trainer():
   args = cli.build_parser().parse_args(['run', 'forecast', '--no-calendar-features', '--epochs', '3'])
-  task = cli._check_forecast(args).build_task()
+  task = preflight.check_forecast(args).build_task()
   assert task.transform_config['time_feature'] == '' and 'hyperparameters' not in task.transform_config
   assert task.trainer_config['hyperparameters']['epochs'] == 3 and task.trainer_config['time_feature'] == ''
-  default = cli._check_forecast(cli.build_parser().parse_args(['run', 'forecast'])).build_task()
+  default = preflight.check_forecast(cli.build_parser().parse_args(['run', 'forecast'])).build_task()
   assert default.transform_config['time_feature'] == 'datetime'
 
 
@@ -77,14 +80,14 @@ def test_sentiment_delimiter_flag(tmp_path, flag, delimiter, quoting):
   (tmp_path / 'train.txt').write_text(f'text{separator}label\ngood{separator}1\n')
   (tmp_path / 'dev.txt').write_text(f'text{separator}label\nbad{separator}0\n')
   args = cli.build_parser().parse_args(['run', 'sentiment', '--data', str(tmp_path), '--delimiter', flag])
-  text_format = cli._check_sentiment(args).build_task().text_format
+  text_format = preflight.check_sentiment(args).build_task().text_format
   assert (text_format.delimiter, text_format.quoting) == (delimiter, quoting)
 
 
 def test_run_all_hands_its_run_flags_to_every_task():
   args = cli.build_parser().parse_args(['run', 'all', '--root', '/tmp/r', '--replicas', '2', '--no-cache', '--wait',
                                         '--beam-arg=--direct_num_workers=2'])
-  argvs = cli.run_all_argvs(args)
+  argvs = run_command.run_all_argvs(args)
   assert [argv[1] for argv in argvs] == ['forecast', 'sentiment', 'translate']
   for argv in argvs:
     parsed = cli.build_parser().parse_args(argv)
@@ -102,12 +105,12 @@ def _vectors(tmp_path, lines):
 def test_embeddings_file_sizes_the_embedding_and_goes_to_the_trainer(tmp_path):
   path = _vectors(tmp_path, ['the 0.1 0.2 0.3', 'film 0.4 0.5 0.6'])
   args = cli.build_parser().parse_args(['run', 'sentiment', '--embeddings', path, '--freeze-embedding-epochs', '2'])
-  config = cli._pretrained_embeddings(args, hyperparameters.SentimentHyperparameters())
+  config = preflight.pretrained_embeddings(args, hyperparameters.SentimentHyperparameters())
   assert args.embedding_dim == 3 and config['dimension'] == 3 and config['freeze_epochs'] == 2
   assert config['format'] == 'glove' and config['fingerprint'].startswith('sha256:')
   args = cli.build_parser().parse_args(['run', 'translate', '--embeddings', path, '--embedding-dim', '8'])
-  with pytest.raises(cli.data_contract.DataContractError, match='3'):
-    cli._pretrained_embeddings(args, hyperparameters.TranslateHyperparameters())
+  with pytest.raises(data_contract.DataContractError, match='3'):
+    preflight.pretrained_embeddings(args, hyperparameters.TranslateHyperparameters())
 
 
 @pytest.mark.parametrize('argv,message', [
@@ -140,9 +143,9 @@ def test_bad_tuning_and_decoding_numbers_are_usage_errors(capsys, flag, value):
 def test_tune_flags_reach_the_task_spec():
   from pipeline import tasks  # pylint: disable=g-import-not-at-top
   args = cli.build_parser().parse_args(['run', 'sentiment', '--tune', '--trials', '4', '--tune-minutes', '2.5'])
-  task = cli._CHECKS['sentiment'](args).build_task()
+  task = preflight.CHECKS['sentiment'](args).build_task()
   assert task.tuning == tasks.Tuning(trials=4, minutes=2.5)
   config = tasks.tuner_config(task)
   assert config['tuning']['trials'] == 4 and config['tuning']['objective'] == 'val_auc'
   assert {d['name'] for d in config['tuning']['search_space']} <= set(config['hyperparameters'])
-  assert cli._CHECKS['sentiment'](cli.build_parser().parse_args(['run', 'sentiment'])).build_task().tuning is None
+  assert preflight.CHECKS['sentiment'](cli.build_parser().parse_args(['run', 'sentiment'])).build_task().tuning is None

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import code_fingerprint
 from pipeline import tasks
-from components.data_contract import translate_format, TextFormat
+from core.data_contract import translate_format, TextFormat
 
 PACKAGES = code_fingerprint.PROJECT_PACKAGES
 FUNCTIONS = {
@@ -90,6 +90,6 @@ def test_editing_defaults_changes_no_fingerprint(source_copy):
 def test_components_have_fingerprints_of_their_own(source_copy):
   before = code_fingerprint.module_fingerprint('components.windowing', str(source_copy))
   example_gen = code_fingerprint.module_fingerprint('components.text_example_gen', str(source_copy))
-  _edit(source_copy, 'components/data_contract.py')  # read by both the windowing and the ExampleGen
+  _edit(source_copy, 'core/data_contract.py')  # read by both the windowing and the ExampleGen
   assert code_fingerprint.module_fingerprint('components.windowing', str(source_copy)) != before
   assert code_fingerprint.module_fingerprint('components.text_example_gen', str(source_copy)) != example_gen

@@ -29,7 +29,7 @@ from typing import List, Optional
 import pytest
 
 from conftest import BUNDLED_FORECAST_CSV, REPO, read_run_of, run_cli, run_id_of
-from pipeline import recovery
+from orchestration import recovery
 from records import run_record
 
 pytestmark = pytest.mark.e2e

@@ -1,8 +1,8 @@
 """Tier 1: the sentiment and translate pre-flight checks of the data contract: layouts, formats, errors."""
 import pytest
 
-from components import data_contract
-from components.data_contract import DataContractError
+from core import data_contract
+from core.data_contract import DataContractError
 
 
 def _write(directory, files):

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from components import data_contract
-from components.data_contract import DataContractError
+from core import data_contract
+from core.data_contract import DataContractError
 from conftest import BUNDLED_FORECAST_CSV, run_cli
 
 
@@ -126,12 +126,13 @@ def test_gap_limit_step_and_unlimited(tmp_path):
 
 
 def test_max_gap_steps_flag_defaults_to_the_window(tmp_path):
-  from pipeline import cli  # pylint: disable=g-import-not-at-top
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
+  from pipeline import preflight  # pylint: disable=g-import-not-at-top
   hours = list(range(10)) + list(range(16, 40))  # a 6-step gap
   (tmp_path / 'a.csv').write_text('datetime,y\n' + ''.join(f'{1388534400 + h * 3600},{h}\n' for h in hours))
   for flags in (['--window', '6'], ['--window', '5', '--max-gap-steps', '8'], ['--window', '5', '--max-gap-steps', '0']):
     args = cli.build_parser().parse_args(['run', 'forecast', '--data', str(tmp_path), '--target', 'y', *flags])
-    cli._CHECKS['forecast'](args)  # pylint: disable=protected-access
+    preflight.CHECKS['forecast'](args)  # pylint: disable=protected-access
   args = cli.build_parser().parse_args(['run', 'forecast', '--data', str(tmp_path), '--target', 'y', '--window', '5'])
   with pytest.raises(DataContractError, match='6 missing steps of 1 hour: a gap longer than the 5 steps allowed'):
-    cli._CHECKS['forecast'](args)  # pylint: disable=protected-access
+    preflight.CHECKS['forecast'](args)  # pylint: disable=protected-access

@@ -250,7 +250,7 @@ def test_epochs_change_reruns_training_only_with_live_progress(first_run, root, 
   Its epoch lines reach a pipe while it runs, and each run's summary is read by its run id."""
   args = ['run', 'forecast', '--data', newer_data_dir, '--root', root, '--min-skill', '-1', '--max-mae-increase',
           '1e6', '--units', '16', '--replicas', '2', '--epochs', '2']
-  process = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, stdout=subprocess.PIPE,
+  process = subprocess.Popen([sys.executable, '-m', 'cli', *args], cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
   lines, seen_while_running = [], []
   for line in process.stdout:

@@ -3,11 +3,12 @@ import os
 
 import pytest
 
-from components.data_contract import DataContractError
+from core.data_contract import DataContractError
 from conftest import REPO, run_cli
-from pipeline import local_runner
+from core.layout import RootLayout
+from orchestration import local_runner
 from pipeline import tasks
-from pipeline import cli
+from cli import main as cli
 
 TRANSLATE_SAMPLE = os.path.join(REPO, 'data', 'fra_eng')
 
@@ -25,7 +26,7 @@ def test_a_pattern_cannot_leave_the_data_directory(tmp_path, capsys, pattern):
 
 def test_the_pipeline_factory_refuses_such_a_pattern_too():
   """Runners other than the CLI (Airflow, Kubeflow) build the task spec without the CLI's check."""
-  from components import data_contract  # pylint: disable=g-import-not-at-top
+  from core import data_contract  # pylint: disable=g-import-not-at-top
   with pytest.raises(DataContractError, match='must be a file pattern inside --data'):
     tasks.translate_task(data_contract.translate_format(), '../*.txt')
   assert tasks.translate_task(data_contract.translate_format(), 'pairs/*.txt').input_splits == (
@@ -46,9 +47,12 @@ def test_run_ids_and_versions_cannot_name_paths(tmp_path, argv):
 
 
 def test_every_path_a_local_run_writes_is_under_its_root(tmp_path):
-  paths = local_runner.RunPaths.under(str(tmp_path / 'root'), 'sentiment')
+  layout = RootLayout.at(str(tmp_path / 'root'))
   root = os.path.join(str(tmp_path), 'root')
-  for name in ('pipeline_root', 'metadata_path', 'serving_root', 'logs', 'locks', 'beam'):
-    assert getattr(paths, name).startswith(root + os.sep), name
-  assert paths.log_file('sentiment-20261126T000000-abcd').startswith(paths.logs + os.sep)
-  assert paths.keep_schema('feature { name: "x" }\n').startswith(root + os.sep)
+  paths = [layout.pipeline_root('sentiment'), layout.metadata_path, layout.serving_root('sentiment'), layout.logs,
+           layout.locks, layout.beam, layout.report_file('r'), layout.comparison_file('a', 'b'),
+           layout.schedule_state('sentiment'), layout.error_log('20261126T000000', 'abcd')]
+  for path in paths:
+    assert path.startswith(root + os.sep), path
+  assert layout.log_file('sentiment-20261126T000000-abcd').startswith(layout.logs + os.sep)
+  assert local_runner.keep_schema(layout, 'feature { name: "x" }\n').startswith(root + os.sep)

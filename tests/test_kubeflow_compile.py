@@ -14,7 +14,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.utils import import_utils
 
 from conftest import REPO, run_cli
-from pipeline import cli
+from cli import kubeflow as kubeflow_command
+from cli import main as cli
 from pipeline import tasks
 
 IMAGE = 'registry.example/team/tfx-lstm:2026-11-26'
@@ -221,15 +222,15 @@ def test_dockerfile_installs_every_package_and_the_entry_point():
     python = '.'.join(f.read().strip().split('.')[:2])
   assert f'apache/beam_python{python}_sdk:{beam} /opt/apache/beam' in worker  # the pinned Beam's worker boot
   workdir = re.search(r'^WORKDIR (\S+)$', dockerfile, re.M).group(1)
-  assert cli.IMAGE_DATA_ROOT == f'{workdir}/data'
-  from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  assert kubeflow_command.IMAGE_DATA_ROOT == f'{workdir}/data'
+  from orchestration import kubeflow_runner  # pylint: disable=g-import-not-at-top
   assert kubeflow_runner.DEFAULT_IMAGE.split(':')[0] in dockerfile  # `docker build -t tfx-lstm .`
   args = cli.build_parser().parse_args(['compile', 'forecast', '--output', 'p.yaml', '--pipeline-root', ROOT])
   assert args.image == kubeflow_runner.DEFAULT_IMAGE
 
 
 def test_recurring_run_from_the_yaml_form(compiled, tmp_path):
-  from pipeline import kubeflow_runner  # pylint: disable=g-import-not-at-top
+  from orchestration import kubeflow_runner  # pylint: disable=g-import-not-at-top
   path = kubeflow_runner.write_recurring_run(compiled['sentiment', 'yaml'], '0 3 * * *',
                                              str(tmp_path / 'nightly.json'))
   with open(path) as f:

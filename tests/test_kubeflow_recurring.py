@@ -8,8 +8,8 @@ import pytest
 from croniter import croniter
 from tfx import v1 as tfx
 
-from components import data_contract
-from pipeline import kubeflow_runner
+from core import data_contract
+from orchestration import kubeflow_runner
 from pipeline import tasks
 
 SST2 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'sst2')

@@ -37,7 +37,7 @@ def sentiment_data(tmp_path_factory):
 
 
 def _start(*args):
-  return subprocess.Popen([sys.executable, '-m', 'pipeline.cli', *args], cwd=REPO, stdout=subprocess.PIPE,
+  return subprocess.Popen([sys.executable, '-m', 'cli', *args], cwd=REPO, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
 
 

@@ -15,7 +15,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from components.data_contract import DataContractError
+from core.data_contract import DataContractError
 from preprocessing import sentiment_transform
 from trainer import common
 from trainer import pretrained_embeddings as pe

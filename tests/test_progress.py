@@ -2,7 +2,7 @@
 import io
 import logging
 
-from pipeline.cli import ProgressPrinter
+from cli.console import ProgressPrinter
 from trainer.common import EPOCH_MESSAGE
 
 

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, open_in_browser, run_cli
-from components import data_contract
-from pipeline.scheduler import RetrainScheduler
+from core import data_contract
+from orchestration.scheduler import RetrainScheduler
 from records import run_record
 from records import serving_history
 from trainer import common
@@ -239,7 +239,7 @@ def serving_history_answers(record):
 def test_schedule_command_logs_its_start_and_stops_on_sigterm(story, tmp_path):
   """`tfx-lstm schedule` itself: it starts, names what it runs and its next tick, and SIGTERM ends it cleanly."""
   process = subprocess.Popen(
-      [sys.executable, '-m', 'pipeline.cli', 'schedule', 'sentiment', '--cron', '0 3 * * *', '--data',
+      [sys.executable, '-m', 'cli', 'schedule', 'sentiment', '--cron', '0 3 * * *', '--data',
        story['data'], '--root', str(tmp_path / 'root'), '--slice-columns', 'genre', *FLAGS],
       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   lines = []

@@ -1,16 +1,19 @@
 """Tier 1: the pure parts of retraining: span selection and the data state, the ExampleGen's span patterns,
 vocabulary row remapping, the data check's comparators, the schedule/airflow argument handling."""
+import ast
 import os
 
 import numpy as np
 import pytest
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import data_contract
+from core import data_contract
 from components import text_example_gen
 from components.data_check import with_comparators
-from pipeline import airflow_runner
-from pipeline import cli
+from orchestration import airflow_runner
+from cli import main as cli
+from cli import run as run_command
+from pipeline import preflight
 from trainer import common
 
 
@@ -105,17 +108,27 @@ def test_data_check_comparators_by_feature_type():
 
 def test_schedule_and_airflow_dag_forward_the_run_flags():
   argv = ['schedule', 'sentiment', '--cron', '0 3 * * *', '--data', 'd', '--state-file=s.json', '--epochs', '2']
-  assert cli._run_argv(argv, 'schedule', ('--cron', '--state-file')) == ['run', 'sentiment', '--data', 'd',
+  assert run_command.run_argv_of(argv, 'schedule', ('--cron', '--state-file')) == ['run', 'sentiment', '--data', 'd',
                                                                          '--epochs', '2']
   args = cli.build_parser().parse_args(argv)
   assert (args.cron, args.state_file, args.epochs) == ('0 3 * * *', 's.json', 2)
 
 
-def test_airflow_dag_paths_are_made_absolute(tmp_path, monkeypatch):
+def test_airflow_dag_settings_are_the_run_flags_with_absolute_paths(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
-  argv = airflow_runner._absolute_paths(['run', 'sentiment', '--data', 'd', '--schema=s.pbtxt', '--epochs', '2'])
-  assert argv == ['run', 'sentiment', '--data', f'{tmp_path}/d', f'--schema={tmp_path}/s.pbtxt', '--epochs', '2',
-                  '--root', f'{tmp_path}/runs']
+  argv = ['airflow-dag', 'sentiment', '--output', 'dags/s.py', '--data', 'd', '--schema=s.pbtxt', '--epochs', '2']
+  run_argv = run_command.run_argv_of(argv, 'airflow-dag', ['--output', '--cron'])
+  settings = {k: v for k, v in vars(run_command.parse_run_argv(run_argv)).items() if k != 'handler'}
+  path = airflow_runner.write_dag_file('dags/s.py', settings, run_argv, None)
+  with open(path, encoding='utf-8') as f:
+    tree = ast.parse(f.read())
+  written = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+             and isinstance(node.value, (ast.Dict, ast.Constant))}
+  assert written['CRON'] is None and written['SETTINGS']['epochs'] == 2 and written['SETTINGS']['task'] == 'sentiment'
+  assert {name: written['SETTINGS'][name] for name in ('data', 'schema', 'root', 'embeddings')} == {
+      'data': f'{tmp_path}/d', 'schema': f'{tmp_path}/s.pbtxt', 'root': f'{tmp_path}/runs', 'embeddings': ''}
+  # Every flag of `run sentiment`, defaults included: the DAG needs nothing from the CLI to build the pipeline.
+  assert set(written['SETTINGS']) == set(settings)
 
 
 def test_retraining_flags_reach_the_task_spec(tmp_path):
@@ -125,10 +138,10 @@ def test_retraining_flags_reach_the_task_spec(tmp_path):
     (data / f'span-{span}' / 'pairs.txt').write_text('Go.\tVa !\nHi.\tSalut !\n')
   args = cli.build_parser().parse_args(['run', 'translate', '--data', str(data), '--spans', '2', '--span', '2',
                                         '--max-numeric-drift', '0.5'])
-  checked = cli._check_translate(args)
+  checked = preflight.check_translate(args)
   task = checked.build_task()
   assert checked.spans.spans == (1, 2) and task.spans_back == 2 and task.span == 2
   assert task.input_splits == (('pairs', 'span-{SPAN}/*.txt'),)
   assert (task.data_gate.max_numeric_drift, task.data_gate.max_categorical_drift) == (0.5, 0.2)
-  default = cli._check_translate(cli.build_parser().parse_args(['run', 'translate', '--data', str(data)]))
+  default = preflight.check_translate(cli.build_parser().parse_args(['run', 'translate', '--data', str(data)]))
   assert default.spans.spans == (3,) and default.build_task().spans_back == 1

@@ -24,7 +24,7 @@ def _run_in_namespace(setup: str, argv):
   if not _can_unshare():
     pytest.fail('these tests need `unshare --mount` (util-linux) when run as root')
   return subprocess.run(['unshare', '--mount', 'sh', '-c', f'{setup} && exec "$@"', 'sh', sys.executable, '-m',
-                         'pipeline.cli', *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+                         'cli', *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def _run_where_read_only(directory, mount_setup: str, argv):
@@ -34,7 +34,7 @@ def _run_where_read_only(directory, mount_setup: str, argv):
     return _run_in_namespace(mount_setup, argv)
   directory.chmod(0o555)
   try:
-    return subprocess.run([sys.executable, '-m', 'pipeline.cli', *argv], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'cli', *argv], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
   finally:
     directory.chmod(0o755)
@@ -78,8 +78,9 @@ def test_a_nearly_full_root_fails_before_any_component(tmp_path):
 
 def test_the_free_space_rule_in_process(tmp_path):
   """The same check, called as the CLI calls it, with the threshold above what any disk has free."""
-  from pipeline import cli  # pylint: disable=g-import-not-at-top
-  with pytest.raises(cli.UserError, match=r'MB free, less than the \d+ MB a run needs'):
-    cli.check_root_writable(str(tmp_path), min_free_bytes=2**62)
-  cli.check_root_writable(str(tmp_path), min_free_bytes=0)
+  from cli import console  # pylint: disable=g-import-not-at-top
+  from cli import run as run_command  # pylint: disable=g-import-not-at-top
+  with pytest.raises(console.UserError, match=r'MB free, less than the \d+ MB a run needs'):
+    run_command.check_root_writable(str(tmp_path), min_free_bytes=2**62)
+  run_command.check_root_writable(str(tmp_path), min_free_bytes=0)
   assert os.listdir(tmp_path) == []  # the probe file is gone

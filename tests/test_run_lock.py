@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from pipeline.run_lock import LockHeld, TaskLock
+from orchestration.run_lock import LockHeld, TaskLock
 
 HOLD = textwrap.dedent('''
     import os, sys, time
-    from pipeline.run_lock import TaskLock
+    from orchestration.run_lock import TaskLock
     lock = TaskLock(sys.argv[1], 'forecast', 'forecast-test-run')
     lock.__enter__()
     print('held', flush=True)

@@ -14,8 +14,8 @@ from typing import List, Optional
 
 import pytest
 
-from pipeline.scheduler import EXIT_LOCK_HELD
-from pipeline.scheduler import RetrainScheduler
+from orchestration.scheduler import EXIT_LOCK_HELD
+from orchestration.scheduler import RetrainScheduler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -225,7 +225,7 @@ def test_stop_requested_during_a_run_lets_it_finish():
 
 CHILD = textwrap.dedent('''
     import sys, time
-    from pipeline.scheduler import RetrainScheduler
+    from orchestration.scheduler import RetrainScheduler
     say = lambda line: print(line, flush=True)
     # "* * * * *" fires at each minute; shift the clock so the next one is LEAD seconds away.
     lead = float(sys.argv[1])

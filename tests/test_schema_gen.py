@@ -67,7 +67,7 @@ def test_without_domains_on_a_feature_with_no_domain_changes_nothing():
 
 
 def test_every_task_names_its_free_text_columns():
-  from components.data_contract import SOURCE_COLUMN, TARGET_COLUMN, TextFormat  # pylint: disable=g-import-not-at-top
+  from core.data_contract import SOURCE_COLUMN, TARGET_COLUMN, TextFormat  # pylint: disable=g-import-not-at-top
   from components.window_config import WindowConfig  # pylint: disable=g-import-not-at-top
   from pipeline import tasks  # pylint: disable=g-import-not-at-top
   csv_format = TextFormat(columns=('when', 'load'), delimiter=',', quoting=True)

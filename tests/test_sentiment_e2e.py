@@ -145,7 +145,8 @@ def test_pushed_model_answers_raw_sentences_like_serving_default(run):
 # edited: what a developer's edit of trainer/translate_trainer.py does to a sentiment re-run.
 EDITED_ELSEWHERE = """
 import os, shutil, sys, tempfile
-from pipeline import cli, code_fingerprint
+from cli import main as cli
+from pipeline import code_fingerprint
 copy = tempfile.mkdtemp()
 for package in code_fingerprint.PROJECT_PACKAGES:
   shutil.copytree(os.path.join(code_fingerprint.PACKAGE_ROOT, package), os.path.join(copy, package))
@@ -219,7 +220,7 @@ def test_shuffled_labels_train_a_worse_model_that_is_not_pushed(run, data_dir, t
 SERVING_TURNS_READ_ONLY = """
 import os, subprocess, sys
 from tfx.dsl.io import fileio
-from pipeline import cli
+from cli import main as cli
 serving, copy, copied = sys.argv[1], fileio.copy, []
 def copy_then_lose_write_access(source, destination, overwrite=False):
   copy(source, destination, overwrite)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components.data_contract import DataContractError, TextFormat, parse_rows, read_rows
+from core.data_contract import DataContractError, TextFormat, parse_rows, read_rows
 from components.text_example_gen import read_file_rows, row_to_example
 
 FORMAT = TextFormat(columns=('text', 'label'), int_columns=('label',), allowed_values={'label': (0, 1)},

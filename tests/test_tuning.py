@@ -7,7 +7,7 @@ import time
 import keras_tuner
 import pytest
 
-from pipeline.cli import ProgressPrinter
+from cli.console import ProgressPrinter
 from trainer import hyperparameters
 from trainer import tuning
 

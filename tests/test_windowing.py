@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from components import data_contract
+from core import data_contract
 from components import windowing
-from components.data_contract import DataContractError
+from core.data_contract import DataContractError
 from components.windowing import Row, SplitBoundaries, WindowConfig
 
 HOUR = 3600

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from components import windowing
-from components.data_contract import format_timestamp
+from core.data_contract import format_timestamp
 from components.windowing import WindowConfig
 
 HOUR = 3600

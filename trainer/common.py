@@ -24,6 +24,8 @@ import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the proje
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 import tensorflow_transform as tft
 
+from core.layout import WARM_START_DIR  # <Model artifact>/warm_start/, beside Format-Serving
+
 
 MODEL_METADATA_FILE = 'tfx_lstm.json'  # under <saved_model>/assets.extra/
 HYPERPARAMETERS_FILE = 'hyperparameters.json'  # under the Trainer's ModelRun: the values training used
@@ -314,7 +316,6 @@ class TrainingSetup:
 # the next span's Trainer starts from the latest blessed model's, with vocabulary-indexed rows (embeddings,
 # output layers) moved token by token, since each span's vocabulary is recomputed and comes back reordered.
 
-WARM_START_DIR = 'warm_start'  # <Model artifact>/warm_start/, beside Format-Serving
 WEIGHTS_FILE, VOCABULARIES_FILE = 'weights.npz', 'vocabularies.json'
 RESTORED_FILE = 'restored_weights.npz'  # the weights training started from, after a warm start
 WARM_START_RECORD = 'warm_start.json'  # what was restored from where

@@ -43,7 +43,7 @@ import math
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from components.data_contract import DataContractError
+from core.data_contract import DataContractError
 
 GLOVE, WORD2VEC = 'glove', 'word2vec'
 CONFIG_KEY = 'pretrained_embeddings'  # the Trainer's custom_config entry: trainer_config(...) or None

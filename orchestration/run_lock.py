@@ -14,6 +14,9 @@ from typing import Callable, Optional
 
 import fasteners
 
+from core.layout import lock_file
+from core.layout import lock_holder_file
+
 
 class LockHeld(Exception):
   """Another process runs this task on this root."""
@@ -32,8 +35,8 @@ class TaskLock:
   def __init__(self, locks_dir: str, task_name: str, run_id: str = '', wait: bool = False,
                on_wait: Optional[Callable[[str], None]] = None, on_takeover: Optional[Callable[[str], None]] = None):
     os.makedirs(locks_dir, exist_ok=True)
-    self.path = os.path.join(locks_dir, f'{task_name}.lock')
-    self._note = os.path.join(locks_dir, f'{task_name}.holder.json')
+    self.path = lock_file(locks_dir, task_name)
+    self._note = lock_holder_file(locks_dir, task_name)
     self._task, self._run_id, self._wait = task_name, run_id, wait
     self._on_wait, self._on_takeover = on_wait, on_takeover
     self._lock = fasteners.InterProcessLock(self.path)

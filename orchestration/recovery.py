@@ -5,8 +5,8 @@ process that dies in between (SIGKILL, the OOM killer, a crash, a reboot) never 
 the execution running for ever, its output directories stay half-written under the pipeline root, and a push
 killed mid-copy leaves a `.staging-*` directory in the serving root (a killed prune a `.removing-*` one).
 
-`recover` runs under the task's run lock (pipeline/run_lock.py), which the kernel released when the dead process
-went: no other run of the task is alive on this root, so every execution of the task's pipeline still NEW or
+`recover` runs under the task's run lock (orchestration/run_lock.py), which the kernel released when the dead
+process went: no other run of the task is alive on this root, so every execution of the task's pipeline still NEW or
 RUNNING was left by a dead process. It is marked FAILED with an "abandoned" message (the summary and the report
 show it like any failure), its unpublished outputs are marked ABANDONED and their directories deleted, and the
 serving root's leftovers are removed. A push that was renamed into place but never recorded is left alone: it is
@@ -26,12 +26,12 @@ from typing import Dict, List
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-# Names this module shares with modules that import TensorFlow (tests/test_atomic_pusher_recovery.py checks they
-# agree): records/run_record.py FAILURE_PROPERTY and context types, pipeline/local_runner.py RunPaths and
-# pipeline_name, components/atomic_pusher.py STAGING_PREFIX and REMOVING_PREFIX.
-FAILURE_PROPERTY = 'tfx_lstm_error'
-PIPELINE_CONTEXT, RUN_CONTEXT, NODE_CONTEXT = 'pipeline', 'pipeline_run', 'node'
-STAGING_PREFIX, REMOVING_PREFIX = '.staging-', '.removing-'
+from core import layout as root_layout
+from core.names import FAILURE_PROPERTY
+from core.names import NODE_CONTEXT
+from core.names import PIPELINE_CONTEXT
+from core.names import RUN_CONTEXT
+from core.names import pipeline_name
 
 ABANDONED = "abandoned: the run's process ended while {node} ran (killed or crashed); found by run {run_id}"
 _SYSTEM_DIR = '.system'  # TFX's per-node bookkeeping beside the output keys (tfx.orchestration.portable.outputs_utils)
@@ -44,10 +44,6 @@ _Execution, _Artifact, _Event = metadata_store_pb2.Execution, metadata_store_pb2
 class _KilledRun:
   nodes: List[str] = dataclasses.field(default_factory=list)
   executions: int = 0
-
-
-def pipeline_name(task_name: str) -> str:
-  return f'tfx-lstm-{task_name}'
 
 
 def _store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -102,18 +98,6 @@ def _abandon_outputs(store, execution: _Execution, pipeline_root: str, problems:
     store.put_artifacts(pending)
 
 
-def _remove_serving_leftovers(serving_root: str, problems: List[str]) -> Dict[str, int]:
-  """Removes `.staging-*` (a killed push) and `.removing-*` (a killed prune) directories; counts them by prefix."""
-  removed = collections.Counter()
-  if not os.path.isdir(serving_root):
-    return removed
-  for name in sorted(os.listdir(serving_root)):
-    for prefix in (STAGING_PREFIX, REMOVING_PREFIX):
-      if name.startswith(prefix) and _remove_tree(os.path.join(serving_root, name), serving_root, problems):
-        removed[prefix] += 1
-  return removed
-
-
 def _plural(count: int, noun: str) -> str:
   return f'{count} {noun}' + ('' if count == 1 else 's')
 
@@ -129,9 +113,8 @@ def recover(root: str, task_name: str, run_id: str) -> List[str]:
     task_name: the task whose pipeline (`tfx-lstm-<task>`) is recovered.
     run_id: the run about to start, named in the abandoned executions' message.
   """
-  root = os.path.abspath(root)
-  metadata_path = os.path.join(root, 'metadata.sqlite')
-  pipeline_root = os.path.join(root, 'pipelines', task_name)
+  layout = root_layout.RootLayout.at(root)
+  metadata_path, pipeline_root = layout.metadata_path, layout.pipeline_root(task_name)
   problems: List[str] = []
   killed: Dict[str, _KilledRun] = collections.defaultdict(_KilledRun)
   if os.path.exists(metadata_path):
@@ -158,11 +141,12 @@ def recover(root: str, task_name: str, run_id: str) -> List[str]:
         store.put_executions([execution])
         killed[killed_run].nodes.append(node)
         killed[killed_run].executions += 1
-  leftovers = _remove_serving_leftovers(os.path.join(root, 'serving', task_name), problems)
-
-  removed = [_plural(leftovers[STAGING_PREFIX], 'unfinished push')] if leftovers[STAGING_PREFIX] else []
-  if leftovers[REMOVING_PREFIX]:
-    removed.append(_plural(leftovers[REMOVING_PREFIX], 'half-deleted old version'))
+  serving_root = layout.serving_root(task_name)
+  leftovers = root_layout.remove_leftovers(serving_root)
+  problems += leftovers.problems
+  removed = [_plural(count, what) for count, what in (
+      (leftovers.count(root_layout.STAGING_PREFIX), 'unfinished push'),
+      (leftovers.count(root_layout.REMOVING_PREFIX), 'half-deleted old version')) if count]
   lines = []
   for position, (killed_run, found) in enumerate(killed.items()):
     done = [f"marked {_plural(found.executions, 'execution')} abandoned"]
@@ -170,5 +154,5 @@ def recover(root: str, task_name: str, run_id: str) -> List[str]:
       done += [f'removed {what}' for what in removed]
     lines.append(f"recovered from run {killed_run} (killed during {', '.join(found.nodes)}): {', '.join(done)}")
   if removed and not killed:
-    lines.append(f"removed {' and '.join(removed)} left in {os.path.join(root, 'serving', task_name)}")
+    lines.append(f"removed {' and '.join(removed)} left in {serving_root}")
   return lines + [f'recovery: {problem}' for problem in problems]

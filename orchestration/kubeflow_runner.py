@@ -6,7 +6,7 @@ Metadata (no connection config is compiled in), and `preprocessing_fn`/`run_fn` 
 nothing is packaged or uploaded at compile time. The container image (`image`) must have this project installed
 (`pip install .` on top of a TFX 1.16 image): every step imports the project's code from it.
 
-    from pipeline import kubeflow_runner
+    from orchestration import kubeflow_runner
     spec = kubeflow_runner.compile_pipeline(task, 'build/kfp', 'gs://bucket/root', 'gs://bucket/data',
                                             'gs://bucket/serving', image='registry/tfx-lstm:1.0')
     run = kubeflow_runner.write_recurring_run(spec, '0 3 * * *')   # 03:00 every day
@@ -37,7 +37,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
 from tfx.dsl.io import fileio
 
-from pipeline.local_runner import pipeline_name
+from core.names import pipeline_name
 from pipeline.pipeline import create_pipeline
 from pipeline.tasks import TaskSpec
 
@@ -61,7 +61,7 @@ class KubeflowIncompatibleError(ValueError):
 def kfp_cron(cron: str) -> str:
   """KFP's 6-field cron (seconds first) for a standard 5-field cron: `0 3 * * *` -> `0 0 3 * * *`.
 
-  Only the 5-field form is taken, as by the local scheduler (pipeline/scheduler.py): a 6-field expression is
+  Only the 5-field form is taken, as by the local scheduler (orchestration/scheduler.py): a 6-field expression is
   ambiguous (croniter reads its sixth field as seconds, KFP its first), so one schedule string means the same thing
   to both runners. Fields take numbers, `*`, `,`, `-`, `/` and month or weekday names; day-of-week runs 0-6
   (KFP's parser has no 7 for Sunday), and croniter's extensions (L, W, #, H, @daily...) are refused too.
@@ -120,7 +120,7 @@ def compile_pipeline(task: TaskSpec, output_path: str, pipeline_root: str, data_
   if not output_path.endswith(OUTPUT_SUFFIXES):
     raise ValueError(f'{output_path}: the output must end in .yaml (KFP pipeline spec) or .json (Vertex '
                      'PipelineJob)')
-  name = pipeline_name(task)
+  name = pipeline_name(task.name)
   if not _KFP_NAME.fullmatch(name):
     raise ValueError(f'pipeline name {name!r}: Kubeflow takes lowercase letters, digits and "-" only')
   pipeline = create_pipeline(

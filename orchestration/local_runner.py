@@ -3,7 +3,6 @@
 Resolves paths, Beam arguments and the run id, and calls `create_pipeline`; the CLI adds the lock, progress and
 the summary.
 """
-import dataclasses
 import hashlib
 import json
 import os
@@ -16,12 +15,14 @@ from tfx.dsl.compiler import constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
+from core.layout import RootLayout
+from core.names import FAILURE_PROPERTY
+from core.names import PLANNED_NODES_PROPERTY
+from core.names import RUN_CONTEXT
+from core.names import pipeline_name
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import sqlite_metadata
 from pipeline.tasks import TaskSpec
-from records.run_record import FAILURE_PROPERTY
-from records.run_record import PLANNED_NODES_PROPERTY
-from records.run_record import RUN_CONTEXT
 
 # Small data on a 2-core machine: one in-process worker beats multi-process start-up every time. Flags given
 # with --beam-arg come after these, so they win.
@@ -32,55 +33,26 @@ DEPENDENCY_FLAGS = ('--extra_package', '--extra_packages', '--setup_file', '--re
 EMPTY_REQUIREMENTS = 'no-requirements.txt'
 
 
-@dataclasses.dataclass(frozen=True)
-class RunPaths:
-  root: str
-  pipeline_root: str
-  metadata_path: str
-  serving_root: str
-  logs: str
-  locks: str
-  beam: str
-
-  @classmethod
-  def under(cls, root: str, task_name: str) -> 'RunPaths':
-    root = os.path.abspath(root)
-    return cls(root=root,
-               pipeline_root=os.path.join(root, 'pipelines', task_name),
-               metadata_path=os.path.join(root, 'metadata.sqlite'),
-               serving_root=os.path.join(root, 'serving', task_name),
-               logs=os.path.join(root, 'logs'),
-               locks=os.path.join(root, 'locks'),
-               beam=os.path.join(root, 'beam'))
-
-  def log_file(self, run_id: str) -> str:
-    return os.path.join(self.logs, f'{run_id}.log')
-
-  def keep_schema(self, content: str) -> str:
-    """A curated schema's copy under the root, in a folder named by its content: ImportSchemaGen is cached by
-    path, so an edited schema must get a new one."""
-    digest = hashlib.sha256(content.encode('utf-8')).hexdigest()[:16]
-    path = os.path.join(self.root, 'schemas', digest, 'schema.pbtxt')
-    if not os.path.exists(path):
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with open(path + '.tmp', 'w', encoding='utf-8') as f:
-        f.write(content)
-      os.replace(path + '.tmp', path)
-    return path
+def keep_schema(layout: RootLayout, content: str) -> str:
+  """A curated schema's copy under the root, in a folder named by its content: ImportSchemaGen is cached by path,
+  so an edited schema must get a new one."""
+  path = layout.schema_file(hashlib.sha256(content.encode('utf-8')).hexdigest()[:16])
+  if not os.path.exists(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+      f.write(content)
+    os.replace(path + '.tmp', path)
+  return path
 
 
-def pipeline_name(task: TaskSpec) -> str:
-  return f'tfx-lstm-{task.name}'
-
-
-def beam_args(user_args: Sequence[str], paths: RunPaths) -> List[str]:
+def beam_args(user_args: Sequence[str], layout: RootLayout) -> List[str]:
   """The defaults, then the user's flags. TFX builds an sdist of itself inside every Beam component when the
   Beam args are non-empty and name no dependency flag (for remote workers); locally that costs seconds per
   component for nothing, so an empty requirements file is named unless the user gave a dependency flag."""
   args = [*DEFAULT_BEAM_ARGS, *user_args]
   if not any(arg.split('=', 1)[0] in DEPENDENCY_FLAGS for arg in user_args):
-    os.makedirs(paths.beam, exist_ok=True)
-    empty = os.path.join(paths.beam, EMPTY_REQUIREMENTS)
+    os.makedirs(layout.beam, exist_ok=True)
+    empty = os.path.join(layout.beam, EMPTY_REQUIREMENTS)
     if not os.path.exists(empty):
       open(empty, 'w').close()
     args.append(f'--requirements_file={empty}')
@@ -91,25 +63,37 @@ def beam_args(user_args: Sequence[str], paths: RunPaths) -> List[str]:
   return args
 
 
-def build_local_pipeline(task: TaskSpec, data_root: str, paths: RunPaths, user_beam_args: Sequence[str] = (),
+def build_local_pipeline(task: TaskSpec, data_root: str, layout: RootLayout, user_beam_args: Sequence[str] = (),
                          enable_cache: bool = True, schema_file: Optional[str] = None, warm_start: bool = True,
                          keep_versions: int = 5, profile: str = 'local'):
   """The task's pipeline with local paths: SQLite metadata under the root, Beam on the DirectRunner (or the runner
   the Beam args name). `profile` 'kubeflow' builds what `tfx-lstm compile` compiles, to try it here."""
   return create_pipeline(
       task=task,
-      pipeline_name=pipeline_name(task),
-      pipeline_root=paths.pipeline_root,
+      pipeline_name=pipeline_name(task.name),
+      pipeline_root=layout.pipeline_root(task.name),
       data_root=os.path.abspath(data_root),
-      serving_root=paths.serving_root,
-      metadata_connection_config=sqlite_metadata(paths.metadata_path),
-      beam_pipeline_args=beam_args(user_beam_args, paths),
+      serving_root=layout.serving_root(task.name),
+      metadata_connection_config=sqlite_metadata(layout.metadata_path),
+      beam_pipeline_args=beam_args(user_beam_args, layout),
       enable_cache=enable_cache,
       schema_file=schema_file,
       warm_start=warm_start,
       keep_versions=keep_versions,
       profile=profile,
   )
+
+
+def pipeline_from_settings(settings, task: TaskSpec, schema_content: Optional[str] = None,
+                           enable_cache: Optional[bool] = None):
+  """The local pipeline of a run's settings (pipeline/preflight.py: the flags of `tfx-lstm run`, by name) and
+  its checked task spec: the one place run flags become pipeline options. `enable_cache` overrides --no-cache."""
+  layout = RootLayout.at(settings.root)
+  return build_local_pipeline(
+      task, settings.data, layout, settings.beam_arg,
+      enable_cache=not settings.no_cache if enable_cache is None else enable_cache,
+      schema_file=keep_schema(layout, schema_content) if schema_content else None,
+      warm_start=not settings.no_warm_start, keep_versions=settings.keep_versions, profile=settings.profile)
 
 
 def run_local(pipeline, run_id: str) -> None:
