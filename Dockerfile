@@ -2,7 +2,7 @@
 #   docker build -t tfx-lstm .                              every step of the Kubeflow / Vertex AI pipeline runs in
 #                                                           it (`tfx-lstm compile --image`); also `docker run tfx-lstm`
 #   docker build --target beam-worker -t tfx-lstm-beam .    the same plus Beam's worker boot: the SDK container of
-#                                                           Dataflow, Flink and Spark workers (README, Beam cluster)
+#                                                           Dataflow, Flink and Spark workers (docs/kubeflow.md)
 # then push them to a registry the cluster pulls from.
 # Same stack as `make`: Python 3.10 (.python-version; TFX 1.16 has no ml-metadata/TFDV wheels for 3.11+), the same
 # pip and setuptools, and every version pinned by constraints.txt. tests/test_kubeflow_compile.py checks that this

@@ -9,7 +9,7 @@ Airflow task; `max_active_runs=1` keeps two retrains of the task from overlappin
 finds every component's inputs unchanged and is served from the cache.
 
 Parsing the DAG imports TensorFlow and TFX and reads the data once (the pre-flight check), which takes longer
-than Airflow's default 30 s DAG import timeout: set AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT (README).
+than Airflow's default 30 s DAG import timeout: set AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT (docs/operating.md).
 """
 import argparse
 import datetime
