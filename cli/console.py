@@ -154,6 +154,7 @@ def console_and_log(log_path: str):
   os.dup2(log_fd, 1)
   os.dup2(log_fd, 2)
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)
   file_handler = logging.StreamHandler(sys.stderr)
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
@@ -162,6 +163,8 @@ def console_and_log(log_path: str):
   try:
     yield console, console_err
   finally:
+    # Back as it was: the next run of `run all` logs its recovery to the console before its log file opens.
+    absl_logging.set_verbosity(verbosity)
     logging.getLogger().removeHandler(file_handler)
     sys.stdout.flush()
     sys.stderr.flush()

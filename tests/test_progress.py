@@ -1,9 +1,14 @@
 """Tier 1: the CLI's progress lines, from the orchestrator's and the Trainer's log records."""
 import io
 import logging
+import pathlib
+import subprocess
+import sys
 
 from cli.console import ProgressPrinter
 from trainer.common import EPOCH_MESSAGE
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 class _Console(io.StringIO):
@@ -43,3 +48,16 @@ def test_terminal_line_is_updated_in_place():
   trainer = console.getvalue().split('\n')[1]
   assert trainer.count('\r\033[K') == 3 and trainer.endswith('s')  # two epoch updates, then 'done'
   assert trainer.split('\r\033[K')[-1].startswith('  [ 2/2] Trainer                    done ')
+
+
+def test_a_run_leaves_absl_logging_as_it_found_it(tmp_path):
+  # `run all` runs the next task's recovery on the console after the first task's log file closed: an INFO line
+  # of ML Metadata ("MetadataStore with DB connection initialized") showed up between the tasks' outputs.
+  code = ('import logging\nfrom absl import logging as absl_logging\nfrom cli import console\n'
+          'logging.basicConfig()\n'
+          f'with console.console_and_log({str(tmp_path / "run.log")!r}):\n  absl_logging.info("inside the run")\n'
+          'absl_logging.info("after the run")\nabsl_logging.warning("a warning")\n')
+  result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert 'after the run' not in result.stderr and 'a warning' in result.stderr
+  assert 'inside the run' in (tmp_path / 'run.log').read_text()
