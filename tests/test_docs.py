@@ -25,7 +25,8 @@ def _command_lines():
     for lines in _code_blocks(page.read_text(encoding='utf-8')):
       for line in lines:
         command = line.strip().removeprefix('$ ').removeprefix('.venv/bin/')
-        if command.startswith('tfx-lstm '):
+        # `tfx-lstm forecast: 17,520 rows ...` is a run's output, not a command.
+        if command.startswith('tfx-lstm ') and not re.match(r'tfx-lstm [\w-]+:', command):
           yield page.relative_to(REPO), command
 
 
