@@ -16,7 +16,8 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_DATA = {task: os.path.join(PACKAGE_ROOT, 'data', folder) for task, folder in (
     ('forecast', 'beijing_pm25'), ('sentiment', 'sst2'), ('translate', 'fra_eng'))}
 FORECAST = trainer_hyperparameters.ForecastHyperparameters()
-SENTIMENT, SENTIMENT_OPTIONS = trainer_hyperparameters.SentimentHyperparameters(), preprocessing_options.SentimentOptions()
+SENTIMENT = trainer_hyperparameters.SentimentHyperparameters()
+SENTIMENT_OPTIONS = preprocessing_options.SentimentOptions()
 TRANSLATE = trainer_hyperparameters.TranslateHyperparameters()
 TRANSLATE_OPTIONS = preprocessing_options.TranslateOptions()
 FORECAST_GATE, SENTIMENT_GATE, TRANSLATE_GATE = gates.ForecastGate(), gates.SentimentGate(), gates.TranslateGate()
@@ -223,6 +224,10 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
                       help='a Beam pipeline flag for every Beam component, repeatable, e.g. '
                       '--beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2 '
                       '(default: in-memory DirectRunner, one worker)')
+  parser.add_argument('--beam-workers', type=non_negative_int_argument, default=0, metavar='N',
+                      help='run the Beam steps as a cluster runs them: through a Beam job service and N SDK worker '
+                      'processes, started on this machine for the run and stopped after it (PortableRunner, '
+                      'EXTERNAL environment; docs/kubeflow.md); 0 = in this process (default: %(default)s)')
 
 
 def add_retraining_flags(parser: argparse.ArgumentParser) -> None:
@@ -280,6 +285,12 @@ def positive_int_argument(value: str) -> int:
   if number < 1:
     raise argparse.ArgumentTypeError(f'{value!r} is not a whole number of at least 1')
   return number
+
+
+def non_negative_int_argument(value: str) -> int:
+  if not value.strip().lstrip('+').isdigit():
+    raise argparse.ArgumentTypeError(f'{value!r} is not a whole number of at least 0')
+  return int(value)
 
 
 def _number_argument(value: str, is_valid: Callable[[float], bool], expected: str) -> float:

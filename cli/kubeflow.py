@@ -41,7 +41,8 @@ def add_parsers(commands) -> None:
                      help='a local copy of some of --data\'s files, laid out the same way: checked here when '
                      '--data is remote (default: --data itself)')
     kfp.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
-                     help='a Beam pipeline flag for the Beam steps, repeatable (e.g. Dataflow\'s, see docs/kubeflow.md)')
+                     help='a Beam pipeline flag for the Beam steps, repeatable (e.g. Dataflow\'s, see '
+                     'docs/kubeflow.md)')
     run.TASK_FLAGS[name](task_parser)
     flags.add_retraining_flags(task_parser)
   compile_parser.set_defaults(handler=compile_kubeflow)

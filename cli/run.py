@@ -65,7 +65,8 @@ def run_argv_of(argv: List[str], command: str, own_flags: List[str]) -> List[str
 
 def run_all_argvs(args) -> List[List[str]]:
   """`run all`: one `run <task>` per task, with the run flags `all` was given and every task's own defaults."""
-  common = (['--root', args.root, '--replicas', str(args.replicas)] + (['--no-cache'] if args.no_cache else [])
+  common = (['--root', args.root, '--replicas', str(args.replicas), '--beam-workers', str(args.beam_workers)]
+            + (['--no-cache'] if args.no_cache else [])
             + (['--wait'] if args.wait else []) + [f'--beam-arg={arg}' for arg in args.beam_arg])
   return [['run', name, *common] for name in TASKS]
 
@@ -104,6 +105,19 @@ def check_root_writable(root: str, min_free_bytes: int = MIN_FREE_BYTES) -> None
                             f'{min_free_bytes / 2**20:.0f} MB a run needs; free some space or choose another --root')
 
 
+# What --beam-workers sets: a --beam-arg naming one of these would send the steps elsewhere.
+_BEAM_SERVICE_FLAGS = ('--runner', '--job_endpoint', '--environment_type', '--environment_config',
+                       '--sdk_worker_parallelism')
+
+
+def check_beam_flags(args) -> None:
+  """--beam-workers picks the runner and its environment: a --beam-arg that picks them too is an error."""
+  clashing = sorted({arg.split('=', 1)[0] for arg in args.beam_arg} & set(_BEAM_SERVICE_FLAGS))
+  if args.beam_workers and clashing:
+    raise console.UserError(f'--beam-workers {args.beam_workers} runs the Beam steps on a local job service and '
+                            f'its workers; leave out --beam-arg {", ".join(clashing)}, or --beam-workers')
+
+
 def new_run_id(task_name: str) -> str:
   """`<task>-<UTC time>-<4 hex digits>`: the TFX pipeline run id. Sortable, readable, and unique across the tasks
   of one metadata store (TFX names the pipeline-run context after it; context names are unique per type)."""
@@ -119,6 +133,7 @@ def run_task(task_name: str, args) -> int:
   say = lambda text: print(f'tfx-lstm {task_name}: {text}', flush=True)  # pylint: disable=unnecessary-lambda-assignment
   try:
     check_root_writable(layout.root)
+    check_beam_flags(args)
   except console.UserError as e:
     print(f'error: {e}\nnothing was run.', file=sys.stderr)
     return console.EXIT_USER_ERROR
@@ -151,14 +166,23 @@ def _run_locked(task_name: str, args, checked: preflight.Checked, run_id: str, s
     from records.run_record import artifact_property, read_run  # pylint: disable=g-import-not-at-top
     from trainer.common import split_cpu  # pylint: disable=g-import-not-at-top
     split_cpu(args.replicas)  # before TensorFlow initialises its devices
-    pipeline = local_runner.pipeline_from_settings(args, checked.build_task(), schema_content)
-    progress = console.ProgressPrinter(out, total=len(pipeline.components))
-    logging.getLogger().addHandler(progress)
+    progress = None
     try:
-      local_runner.run_local(pipeline, run_id)
+      with contextlib.ExitStack() as services:
+        if args.beam_workers:
+          from orchestration.beam_services import local_beam_services  # pylint: disable=g-import-not-at-top
+          beam = services.enter_context(local_beam_services(layout.logs, args.beam_workers, run_id))
+          out.write(f'  beam        job service {beam.job_endpoint}, {beam.workers} SDK worker process(es); '
+                    f'logs: {", ".join(beam.logs)}\n')
+          args.beam_arg = [*beam.beam_args(), *args.beam_arg]
+        pipeline = local_runner.pipeline_from_settings(args, checked.build_task(), schema_content)
+        progress = console.ProgressPrinter(out, total=len(pipeline.components))
+        logging.getLogger().addHandler(progress)
+        local_runner.run_local(pipeline, run_id)
     except Exception as e:  # pylint: disable=broad-except
       logging.exception('pipeline failed')
-      progress.failed()
+      if progress:
+        progress.failed()
       message = console.user_message(e) or f'{console.cause(e)}\n  see the full log: {log_path}'
       record = read_run(layout.metadata_path, run_id) if os.path.exists(layout.metadata_path) else None
       pushed = record and artifact_property(record.output('PushedModel'), 'pushed_destination')
@@ -168,7 +192,8 @@ def _run_locked(task_name: str, args, checked: preflight.Checked, run_id: str, s
         write_run_report(layout, run_id, out)
       return console.EXIT_FAILED
     finally:
-      logging.getLogger().removeHandler(progress)
+      if progress:
+        logging.getLogger().removeHandler(progress)
     out.write(f'pipeline finished in {time.time() - started:.0f}s\n')
     from records.summary import print_summary  # pylint: disable=g-import-not-at-top
     try:

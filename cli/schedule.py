@@ -69,6 +69,9 @@ def airflow_dag(args) -> int:
   from orchestration import airflow_runner  # pylint: disable=g-import-not-at-top
   run_argv = run.run_argv_of(args.argv, 'airflow-dag', ['--output', '--cron'])
   settings = run.parse_run_argv(run_argv)
+  if settings.beam_workers:
+    raise console.UserError('--beam-workers starts Beam services for a local run; under Airflow, give the Beam '
+                            'steps your cluster\'s runner with --beam-arg (docs/kubeflow.md)')
   # As given: the pre-flight fills in some (the embedding size from the vectors file) at every DAG parse.
   written = {name: value for name, value in vars(settings).items() if name != 'handler'}
   preflight.check(args.task, settings)  # bad data or flags fail here, not when Airflow parses the DAG

@@ -25,7 +25,7 @@ import math
 import hashlib
 import os
 import re
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 
 class DataContractError(ValueError):
@@ -157,51 +157,79 @@ def format_for(path: str, delimiter: Optional[str] = None) -> Tuple[str, bool]:
 
 # Text saved as UTF-16 (Excel's "Unicode Text", Windows tools) starts with one of these byte-order marks.
 _UTF16_MARKS = (b'\xff\xfe', b'\xfe\xff')
+_LONE_CR = re.compile(r'(?<=\r)(?!\n)')  # just after a `\r` that no `\n` follows
 
 
-def _check_text(content: bytes, name: str) -> None:
-  """Rejects a file that is not text (an image, an archive, UTF-16) before decoding it: NUL bytes never occur in
-  UTF-8 text, and a UTF-8 decode error about such a file would point at the wrong problem."""
-  if content.startswith(_UTF16_MARKS):
-    raise DataContractError(f'{name} line 1: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); '
-                            'save it as UTF-8')
-  nul = content.find(b'\0')
+_BINARY_LOOKAHEAD = 64 * 1024  # bytes read past a line that is not UTF-8, looking for a NUL
+
+
+def _check_no_nul(raw: bytes, number: int, name: str) -> None:
+  nul = raw.find(b'\0')
   if nul >= 0:
-    line = content.count(b'\n', 0, nul) + 1
-    column = nul - (content.rfind(b'\n', 0, nul) + 1) + 1
-    raise DataContractError(f'{name} line {line}: looks like a binary file, not text (a NUL byte at byte {column} '
-                            'of the line; an image, a compressed archive or a database file?)')
+    raise DataContractError(f'{name} line {number}: looks like a binary file, not text (a NUL byte at byte '
+                            f'{nul + 1} of the line; an image, a compressed archive or a database file?)')
 
 
-def _decode(content: bytes, name: str) -> str:
-  try:
-    return content.decode('utf-8')
-  except UnicodeDecodeError as e:
-    line = content.count(b'\n', 0, e.start) + 1
-    column = e.start - (content.rfind(b'\n', 0, e.start) + 1) + 1
-    raise DataContractError(f'{name} line {line}: not valid UTF-8 (byte 0x{content[e.start]:02x} at byte '
-                            f'{column} of the line)') from None
+def _look_for_nul(lines: Iterator[bytes], first_number: int, name: str) -> None:
+  """Raises the binary-file error for a NUL in the next _BINARY_LOOKAHEAD bytes of `lines`."""
+  seen = 0
+  for number, raw in enumerate(lines, start=first_number):
+    _check_no_nul(raw, number, name)
+    seen += len(raw)
+    if seen > _BINARY_LOOKAHEAD:
+      return
 
 
-def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[int, List[str]]]:
-  """(first line number, fields) of every non-blank record."""
-  if text_format.max_line_chars:
-    for number, line in enumerate(text.split('\n'), start=1):
-      line = line.rstrip('\r')
-      if len(line) > text_format.max_line_chars:
-        raise DataContractError(f'{name} line {number}: {len(line):,} characters, more than the '
+def _text_lines(lines: Iterable[bytes], name: str, text_format: TextFormat,
+                first_line: int) -> Iterator[Tuple[int, str]]:
+  """(line number, decoded line with its ending) of each line, `first_line` being the first one's number. A line
+  that is not UTF-8 text (NUL bytes never occur in it: an image, an archive, a database file), or longer than
+  `max_line_chars`, is an error naming its line."""
+  lines = iter(lines)
+  for number, raw in enumerate(lines, start=first_line):
+    if number == 1:
+      if raw.startswith(_UTF16_MARKS):
+        raise DataContractError(f'{name} line 1: the file is UTF-16 text (it starts with a UTF-16 byte-order '
+                                'mark); save it as UTF-8')
+      raw = raw.removeprefix(b'\xef\xbb\xbf')  # a UTF-8 byte-order mark is not part of a name
+    _check_no_nul(raw, number, name)
+    try:
+      line = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+      # A binary file (an image, an archive) often starts with bytes that are not UTF-8 before its first NUL:
+      # the lines just after say which it is.
+      _look_for_nul(lines, number + 1, name)
+      raise DataContractError(f'{name} line {number}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte '
+                              f'{e.start + 1} of the line)') from None
+    if text_format.max_line_chars:
+      length = len(line.removesuffix('\n').rstrip('\r'))
+      if length > text_format.max_line_chars:
+        raise DataContractError(f'{name} line {number}: {length:,} characters, more than the '
                                 f'{text_format.max_line_chars:,} allowed for one line (not a file of one '
                                 'record per line?)')
+    yield number, line
+
+
+def _records(lines: Iterator[Tuple[int, str]], name: str, text_format: TextFormat,
+             first_line: int) -> Iterator[Tuple[int, List[str]]]:
+  """(first line number, fields) of every non-blank record."""
   if not text_format.quoting:
-    for number, line in enumerate(text.split('\n'), start=1):
-      line = line.rstrip('\r')
+    for number, line in lines:
+      line = line.removesuffix('\n').rstrip('\r')
       if line.strip():
         yield number, line.split(text_format.delimiter)
     return
+
+  def universal_lines():
+    # The csv module reads `\r`, `\n` and `\r\n` as line ends (a file from an old Mac has `\r` only); a line here
+    # ends at `\n`, so a lone `\r` inside it ends one more.
+    for _, line in lines:
+      yield from (part for part in _LONE_CR.split(line) if part)
+
   # skipinitialspace: `"a", "b"` (a space after the delimiter) still reads as two quoted fields.
-  reader = csv.reader(io.StringIO(text, newline=''), delimiter=text_format.delimiter, quotechar='"',
-                      doublequote=True, skipinitialspace=True, strict=True)
-  last_line = 0
+  reader = csv.reader(universal_lines(), delimiter=text_format.delimiter, quotechar='"', doublequote=True,
+                      skipinitialspace=True, strict=True)
+  last_line = first_line - 1
   while True:
     try:
       fields = next(reader)
@@ -210,9 +238,9 @@ def _records(text: str, name: str, text_format: TextFormat) -> Iterator[Tuple[in
     except csv.Error as e:
       raise DataContractError(f'{name} line {last_line + 1}: not valid CSV ({e}; a field that contains the '
                               'delimiter or a quote must be quoted, with quotes inside it doubled)') from None
-    first_line, last_line = last_line + 1, reader.line_num
+    first, last_line = last_line + 1, first_line - 1 + reader.line_num
     if any(field.strip() for field in fields):
-      yield first_line, fields
+      yield first, fields
 
 
 def _expected_fields(columns: Sequence[str], text_format: TextFormat, too_many: bool) -> str:
@@ -222,56 +250,69 @@ def _expected_fields(columns: Sequence[str], text_format: TextFormat, too_many: 
   return expected
 
 
-def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
-  """Yields (line number, {column: value}) for every record of one file's bytes; raises DataContractError.
+def _row(fields: List[str], columns: List[str], where: str, text_format: TextFormat) -> Dict[str, Any]:
+  """One record's fields as {column: value}, checked and typed (see parse_rows)."""
+  too_many = (len(fields) > len(columns) if text_format.header
+              else 0 < text_format.max_fields < len(fields))
+  if len(fields) < len(columns) or too_many:
+    raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), '
+                            + _expected_fields(columns, text_format, too_many))
+  row: Dict[str, Any] = dict(zip(columns, fields))
+  for column in text_format.non_empty:
+    if not row[column].strip():
+      raise DataContractError(f'{where}: empty {column!r}')
+  for column in text_format.int_columns:
+    try:
+      row[column] = int(row[column].strip())
+    except ValueError:
+      raise DataContractError(f'{where}: {column!r} is {row[column]!r}, not an integer') from None
+    allowed = text_format.allowed_values.get(column)
+    if allowed and row[column] not in allowed:
+      raise DataContractError(f'{where}: {column!r} is {row[column]}, expected one of {list(allowed)}')
+  for column in text_format.float_columns:
+    try:
+      number_value = parse_number(row[column])
+    except DataContractError as e:
+      raise DataContractError(f'{where} column {column!r}: {e}') from None
+    row[column] = None if math.isnan(number_value) else number_value
+  return row
+
+
+def parse_lines(lines: Iterable[bytes], name: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """Yields (line number, {column: value}) for every record of one whole file, read as a stream of lines (bytes,
+  each with its ending, as iterating a binary file gives them): memory is bounded by a record, not the file.
 
   Values are strings, ints for `int_columns`, floats (None when missing) for `float_columns`. With a header every
   header column is in the dict; without one, the fields are named by `columns` and extra fields (up to
   `max_fields`) are ignored. A file without data rows is an error. With a `time_column`, the time order is
-  checked as the rows are read, and the gaps once the whole file is (see TextFormat).
+  checked as the rows are read, and the gaps once the whole file is (see TextFormat). Raises DataContractError
+  naming the file and line.
   """
-  if not content.strip():
-    raise DataContractError(f'{name} is empty: expected ' + ('a header row and ' if text_format.header else '')
-                            + 'data rows')
-  _check_text(content, name)
-  text = _decode(content, name).removeprefix('\ufeff')  # a UTF-8 byte-order mark is not part of a name
+  seen_text = False
+
+  def noting_text(stream):
+    nonlocal seen_text
+    for raw in stream:
+      seen_text = seen_text or bool(raw.strip())
+      yield raw
+
   columns: Optional[List[str]] = None if text_format.header else list(text_format.columns)
   header_line = 0
   time_order = _TimeOrder(name, text_format) if text_format.time_column else None
   rows = 0
-  for number, fields in _records(text, name, text_format):
-    where = f'{name} line {number}'
+  for number, fields in _records(_text_lines(noting_text(lines), name, text_format, 1), name, text_format, 1):
     if columns is None:
       columns, header_line = [c.strip() for c in fields], number
-      _check_header(columns, where, name, text_format)
+      check_header(columns, f'{name} line {number}', name, text_format)
       continue
-    too_many = (len(fields) > len(columns) if text_format.header
-                else 0 < text_format.max_fields < len(fields))
-    if len(fields) < len(columns) or too_many:
-      raise DataContractError(f'{where}: {len(fields)} field(s) ({text_format.description}), '
-                              + _expected_fields(columns, text_format, too_many))
-    row: Dict[str, Any] = dict(zip(columns, fields))
-    for column in text_format.non_empty:
-      if not row[column].strip():
-        raise DataContractError(f'{where}: empty {column!r}')
-    for column in text_format.int_columns:
-      try:
-        row[column] = int(row[column].strip())
-      except ValueError:
-        raise DataContractError(f'{where}: {column!r} is {row[column]!r}, not an integer') from None
-      allowed = text_format.allowed_values.get(column)
-      if allowed and row[column] not in allowed:
-        raise DataContractError(f'{where}: {column!r} is {row[column]}, expected one of {list(allowed)}')
-    for column in text_format.float_columns:
-      try:
-        number_value = parse_number(row[column])
-      except DataContractError as e:
-        raise DataContractError(f'{where} column {column!r}: {e}') from None
-      row[column] = None if math.isnan(number_value) else number_value
+    row = _row(fields, columns, f'{name} line {number}', text_format)
     if time_order is not None:
       time_order.add(number, row)
     rows += 1
     yield number, row
+  if not seen_text:
+    raise DataContractError(f'{name} is empty: expected ' + ('a header row and ' if text_format.header else '')
+                            + 'data rows')
   if columns is None:
     raise DataContractError(f'{name} is empty: expected a header row')
   if not rows:
@@ -279,6 +320,33 @@ def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[T
                             else f'{name} has no data rows')
   if time_order is not None:
     time_order.check_gaps()
+
+
+def read_header(lines: Iterable[bytes], name: str, text_format: TextFormat) -> Tuple[List[str], int]:
+  """(columns, line number) of a file's header, checked as `parse_lines` checks it: the first record of a file with
+  a header, or the format's columns (line 0) without one."""
+  if not text_format.header:
+    return list(text_format.columns), 0
+  for number, fields in _records(_text_lines(lines, name, text_format, 1), name, text_format, 1):
+    columns = [c.strip() for c in fields]
+    check_header(columns, f'{name} line {number}', name, text_format)
+    return columns, number
+  raise DataContractError(f'{name} is empty: expected a header row')
+
+
+def parse_part(lines: Iterable[bytes], name: str, text_format: TextFormat, columns: Sequence[str],
+               first_line: int, header_line: int = 0) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """`parse_lines` for a part of a file whose header (`columns`, on line `header_line`) was read already: the
+  lines from line `first_line` on (ExampleGen's reading of a large file in parts). The whole-file rules (not
+  empty, some data rows, the time order) are left to whoever reads the whole file; a part may hold no rows."""
+  for number, fields in _records(_text_lines(lines, name, text_format, first_line), name, text_format, first_line):
+    if number != header_line:
+      yield number, _row(fields, list(columns), f'{name} line {number}', text_format)
+
+
+def parse_rows(content: bytes, name: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """`parse_lines` of a file's bytes."""
+  return parse_lines(io.BytesIO(content), name, text_format)
 
 
 @dataclasses.dataclass
@@ -352,7 +420,7 @@ class _TimeOrder:
             '--max-gap-steps')
 
 
-def _check_header(columns: List[str], where: str, name: str, text_format: TextFormat) -> None:
+def check_header(columns: List[str], where: str, name: str, text_format: TextFormat) -> None:
   if any(not c for c in columns):
     raise DataContractError(f'{where}: the header has an empty column name: {columns}')
   duplicates = sorted({c for c in columns if columns.count(c) > 1})
@@ -365,10 +433,9 @@ def _check_header(columns: List[str], where: str, name: str, text_format: TextFo
 
 
 def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
-  """`parse_rows` on a local file (the pre-flight checks; the pipeline reads through tf.io.gfile)."""
+  """`parse_lines` on a local file, as a stream (the pre-flight checks; the pipeline reads through tf.io.gfile)."""
   with open(path, 'rb') as f:
-    content = f.read()
-  return parse_rows(content, os.path.basename(path), text_format)
+    yield from parse_lines(f, os.path.basename(path), text_format)
 
 
 def check_files(paths: Sequence[str], text_format: TextFormat) -> int:

@@ -11,14 +11,14 @@ nothing is packaged or uploaded at compile time. The container image (`image`) m
                                             'gs://bucket/serving', image='registry/tfx-lstm:1.0')
     run = kubeflow_runner.write_recurring_run(spec, '0 3 * * *')   # 03:00 every day
 
-Submitting the definition: POST the file as it is to the KFP API (`/apis/v2beta1/recurringruns` on the
-ml-pipeline service, e.g. with curl `-H 'Content-Type: application/json' --data @<file>`); add `experiment_id` (and
-`namespace` on multi-user installs) to the JSON first to put it in an experiment other than the default one. With
-the `kfp` SDK (2.x) the same fields are arguments of `Client().create_recurring_run(experiment_id, job_name,
-cron_expression=<the file's 6-field cron>, max_concurrency=1, no_catchup=True, pipeline_package_path=...)`; the
-file itself needs no SDK (and was only checked against KFP's v2beta1 API definition, not a live cluster). KFP evaluates the cron in its scheduler's time zone (UTC unless the cluster sets
-CRON_SCHEDULE_TIMEZONE); `max_concurrency` 1 keeps two retrains from overlapping, and `no_catchup` makes a
-scheduler that was down start one run, not one per missed time.
+Submitting the definition: POST the file as it is to the KFP API (`/apis/v2beta1/recurringruns` on the ml-pipeline
+service, e.g. with curl `-H 'Content-Type: application/json' --data @<file>`); add `experiment_id` (and `namespace`
+on multi-user installs) to the JSON first to put it in an experiment other than the default one. With the `kfp` SDK
+(2.x) the same fields are arguments of `Client().create_recurring_run(experiment_id, job_name, cron_expression=<the
+file's 6-field cron>, max_concurrency=1, no_catchup=True, pipeline_package_path=...)`; the file itself needs no SDK
+(and was only checked against KFP's v2beta1 API definition, not a live cluster). KFP evaluates the cron in its
+scheduler's time zone (UTC unless the cluster sets CRON_SCHEDULE_TIMEZONE); `max_concurrency` 1 keeps two retrains
+from overlapping, and `no_catchup` makes a scheduler that was down start one run, not one per missed time.
 
 Known limit: KFP's open-source v2 backend runs container and importer tasks only; it rejects a pipeline holding a
 TFX Resolver (the evaluation baseline, warm start, the data check's references) when the run is created. Vertex AI

@@ -10,11 +10,11 @@ So one scheduler never has two retrains going: they would compete for the same c
 Metadata store, and a slow run would pile up a queue behind it. Cron times that pass during a long run are not
 queued: they are logged as missed, and the scheduler waits for the next cron time still in the future.
 
-Between processes the per-task run lock (orchestration/run_lock.py) gives the same guarantee: every run of a task
-on a root, scheduled or typed by hand, takes that task's lock, and a run that finds it held is refused at once with
+Between processes the per-task run lock (orchestration/run_lock.py) gives the same guarantee: every run of a task on
+a root, scheduled or typed by hand, takes that task's lock, and a run that finds it held is refused at once with
 exit status 75 (EX_TEMPFAIL). The scheduler logs such a tick as skipped-busy and does not count its data as
-attempted, so a second scheduler or a manual `tfx-lstm run` on the same root makes it skip a tick (never overlap, never queue), and the
-next tick tries the same data again.
+attempted, so a second scheduler or a manual `tfx-lstm run` on the same root makes it skip a tick (never overlap,
+never queue), and the next tick tries the same data again.
 
 After `install_signal_handlers()`, SIGTERM and SIGINT stop the scheduler: at once while it waits, and after the
 current run when one is going, so a stop never cuts a retrain short. A second signal acts as it would without the

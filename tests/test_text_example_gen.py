@@ -44,7 +44,7 @@ def test_headerless_pairs_ignore_extra_fields(tmp_path):
   path.write_text('Go.\tVa !\tCC-BY 2.0 (France) Attribution\n', encoding='utf-8')
   pairs = TextFormat(columns=('source', 'target'), header=False, non_empty=('source', 'target'))
   assert list(read_rows(str(path), pairs)) == [(1, {'source': 'Go.', 'target': 'Va !'})]
-  assert read_file_rows(str(path), pairs) == [{'source': 'Go.', 'target': 'Va !'}]
+  assert list(read_file_rows(str(path), pairs)) == [{'source': 'Go.', 'target': 'Va !'}]
 
 
 def test_float_columns_leave_missing_values_out_of_the_example():
@@ -88,14 +88,14 @@ def test_time_order_is_checked_as_example_gen_reads_a_file(tmp_path):
                     max_gap_steps=1)
   path = tmp_path / 'a.csv'
   path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01 01:00,2\n2014-01-01 03:00,3\n')  # one missing step
-  assert len(read_file_rows(str(path), rows)) == 3
+  assert len(list(read_file_rows(str(path), rows))) == 3
   path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01 01:00,2\n2014-01-01 04:00,3\n')  # two
   with pytest.raises(DataContractError, match='a.csv lines 3-4: no rows between 2014-01-01 01:00:00 and '
                      '2014-01-01 04:00:00, 2 missing steps of 1 hour'):
-    read_file_rows(str(path), rows)
+    list(read_file_rows(str(path), rows))
   path.write_bytes(b't,x\n2014-01-01 00:00,1\n2014-01-01,2\n')
   with pytest.raises(DataContractError, match='a.csv lines 2 and 3: two rows at 2014-01-01 00:00:00 UTC'):
-    read_file_rows(str(path), rows)
+    list(read_file_rows(str(path), rows))
 
 
 def test_a_format_saved_before_the_time_order_fields_still_loads():
