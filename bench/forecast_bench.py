@@ -103,7 +103,7 @@ def throughput(run, config: dict, epochs: int, replicas: int):
   ours = {}
   for per_replica_batch in (32, 64):
     batch_size = per_replica_batch * strategy.num_replicas_in_sync
-    dataset = common.make_dataset(patterns, tft_output, 'label', batch_size, shuffle=True)
+    dataset, _ = common.make_dataset(patterns, tft_output, 'label', batch_size, shuffle=True)
     windows = sum(int(b[1].shape[0]) for b in dataset)
     with strategy.scope():
       model = forecast_trainer.build_model(model_inputs, vocab_sizes, config['target_feature'], config['window'],
@@ -116,7 +116,7 @@ def throughput(run, config: dict, epochs: int, replicas: int):
 
   # (b) the seed's Example 1 on the same windows as in-memory arrays (numerics + one-hot categoricals).
   columns = {k: [] for k in numeric + categorical + ['label']}
-  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False):
+  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False)[0]:
     for k in numeric + categorical:
       columns[k].append(features[k].numpy())
     columns['label'].append(label.numpy())

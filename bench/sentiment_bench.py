@@ -86,7 +86,7 @@ def throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
   vocab_size = tft_output.vocabulary_size_by_name(sentiment_trainer.VOCABULARY_NAME) + config['num_oov_buckets']
   batch = 64
 
-  dataset = common.make_dataset(patterns, tft_output, 'label', batch, shuffle=True)
+  dataset, _ = common.make_dataset(patterns, tft_output, 'label', batch, shuffle=True)
   sentences = sum(int(b[1].shape[0]) for b in dataset)
   strategy = common.make_strategy(1)
   with strategy.scope():
@@ -96,7 +96,7 @@ def throughput(out: pathlib.Path, epochs: int, run_id=None) -> dict:
   model.fit(dataset, epochs=epochs, verbose=0, callbacks=[ours.callback])
 
   tokens, labels = [], []
-  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False):
+  for features, label in common.make_dataset(patterns, tft_output, 'label', 4096, shuffle=False)[0]:
     tokens.append(features['tokens'].numpy())
     labels.append(label.numpy())
   x_train, y_train = np.concatenate(tokens), np.concatenate(labels)

@@ -86,6 +86,10 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults, units_help: st
   model.add_argument('--batch-size', type=int, default=defaults.batch_size, help='per replica (default: %(default)s)')
   model.add_argument('--learning-rate', type=float, default=defaults.learning_rate, help='Adam (default: %(default)s)')
   model.add_argument('--seed', type=int, default=defaults.seed)
+  model.add_argument('--cache-budget-mb', type=non_negative_int_argument, default=defaults.cache_budget_mb,
+                     metavar='MB', help='keep a split\'s transformed examples in memory after the first epoch when '
+                     'they take at most MB serialized; a larger split is read from its files every epoch (default: '
+                     '%(default)s)')
   tuning = parser.add_argument_group('hyperparameter search (TFX Tuner before the Trainer)')
   tuning.add_argument('--tune', action='store_true',
                       help='search the task\'s space (units, layers, dropout, learning rate, batch size'

@@ -34,6 +34,7 @@ spans are expected not to change once they have landed.
 """
 import dataclasses
 import json
+import logging
 import os
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
@@ -128,13 +129,21 @@ def _part_lines(f, part: FilePart) -> Iterator[bytes]:
 
 def read_part_rows(part: Union[str, FilePart], text_format: TextFormat) -> Iterator[Dict[str, Any]]:
   """The rows of a whole file (a path) or of a FilePart of one."""
+  rows = 0
   if isinstance(part, str):
-    yield from read_file_rows(part, text_format)
-    return
-  with tf.io.gfile.GFile(part.path, 'rb') as f:
-    for _, row in parse_part(_part_lines(f, part), os.path.basename(part.path), text_format, part.columns,
-                             part.first_line, part.header_line):
+    where = os.path.basename(part)
+    for row in read_file_rows(part, text_format):
+      rows += 1
       yield row
+  else:
+    where = f'{os.path.basename(part.path)} bytes {part.start:,}-{part.end:,}'
+    with tf.io.gfile.GFile(part.path, 'rb') as f:
+      for _, row in parse_part(_part_lines(f, part), os.path.basename(part.path), text_format, part.columns,
+                               part.first_line, part.header_line):
+        rows += 1
+        yield row
+  # Which process read what: on a cluster (or with --beam-workers), a worker's, not the launching process'.
+  logging.info('DelimitedTextExampleGen read %s: %d rows, in process %d', where, rows, os.getpid())
 
 
 def row_to_example(row: Dict[str, Any]) -> tf.train.Example:

@@ -104,6 +104,10 @@ STAGING_PREFIX, REMOVING_PREFIX = '.staging-', '.removing-'  # a push's copy in 
 _LEFTOVER = re.compile(r'^\.(?:staging|removing)-(\d+)-')  # both names embed a unix time (or a version's)
 
 
+# Inside artifacts: the count of a split's transformed examples, beside them (components/sharded_transform.py).
+TRANSFORMED_COUNTS_FILE = 'transformed_counts.json'
+
+
 def version_path(serving_root: str, version: str) -> str:
   return os.path.join(serving_root, version)
 

@@ -19,6 +19,9 @@ from components.forecast_test_score import ForecastTestScore
 from components.served_model import BaselineAwareEvaluator
 from components.served_model import LatestServedModel
 from components.serving_smoke_test import ServingSmokeTest
+from components.sharded_transform import DEFAULT_OUTPUT_SHARDS
+from components.sharded_transform import OUTPUT_SHARDS_KEY
+from components.sharded_transform import ShardedTransform
 from components.text_example_gen import DelimitedTextExampleGen
 from components.windowing import TimeSeriesWindowGen
 from pipeline.code_fingerprint import CODE_KEY
@@ -140,12 +143,15 @@ def create_pipeline(
     examples, schema = window_gen.outputs['windowed_examples'], window_gen.outputs['window_schema_out']
     components.append(window_gen)
 
-  transform = tfx.components.Transform(
+  # TFX's Transform, writing each split in several files with its count beside it (components/sharded_transform.py).
+  transform = ShardedTransform(
       examples=examples,
       schema=schema,
       preprocessing_fn=task.preprocessing_fn,
-      custom_config=task.transform_config,
-      splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)))
+      custom_config={**task.transform_config, OUTPUT_SHARDS_KEY: DEFAULT_OUTPUT_SHARDS,
+                     'executor_code': module_fingerprint('components.sharded_transform')},
+      splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=list(task.transform_splits)),
+  ).with_id('Transform')
   transform.add_upstream_node(data_check)
   components.append(transform)
   served_model = None

@@ -122,6 +122,9 @@ def print_summary(task_name: str, run: RunRecord) -> None:
   check = data_views.data_check(run)
   if check is not None:
     print(f'  data check  {data_views.data_check_in_words(check)}')
+  plans = training_history.datasets(run)
+  if plans is not None:
+    print(f'  input       {training_history.datasets_in_words(plans)}')
   warm = training_history.warm_start(run)
   if warm is not None:
     print(f'  warm start  {training_history.warm_start_in_words(warm)}')

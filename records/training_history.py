@@ -47,6 +47,26 @@ def warm_start(record) -> Optional[dict]:
   return _json_output(record, 'Trainer', 'model_run', WARM_START_RECORD)
 
 
+def datasets(record) -> Optional[dict]:
+  """How the Trainer read each split (trainer.common.make_dataset's plans), or None when it did not run."""
+  from trainer.common import DATASETS_FILE  # pylint: disable=g-import-not-at-top
+  return _json_output(record, 'Trainer', 'model_run', DATASETS_FILE)
+
+
+def datasets_in_words(plans: dict) -> str:
+  """'train 12,683 examples (4.1 MB in 8 files) in memory; eval ...': what a split cost and where it was read."""
+  parts = []
+  for split in ('train', 'eval'):
+    plan = plans.get(split)
+    if plan:
+      where = ('kept in memory' if plan['cached'] else
+               f"read from the files every epoch (over the {plan['cache_budget_bytes'] / 2**20:,.0f} MB budget)")
+      sharding = {'file': ', sharded by file', 'data': ', sharded by data'}.get(plan['sharding'], '')
+      parts.append(f"{split} {plan['examples']:,} examples ({plan['serialized_bytes'] / 2**20:,.1f} MB in "
+                   f"{plan['files']} file(s)) {where}{sharding}")
+  return '; '.join(parts)
+
+
 def warm_start_in_words(warm: dict) -> str:
   if not warm['restored']:
     return f"skipped, trained from scratch: {warm['reason']}"

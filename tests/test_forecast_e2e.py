@@ -97,7 +97,7 @@ def test_gaps_are_dropped_and_reported(first_run, root):
 
 def _eval_windows(run, split='eval'):
   examples = next(a for a in run.outputs['Examples'] if 'TimeSeriesWindowGen' in a.uri)
-  files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+  files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz'))
   return [tf.train.Example.FromString(r.numpy())
           for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
 

@@ -327,7 +327,7 @@ def csv_run(tmp_path_factory):
 
 
 def _examples(artifact, split):
-  files = glob.glob(os.path.join(artifact.uri, f'Split-{split}', '*'))
+  files = glob.glob(os.path.join(artifact.uri, f'Split-{split}', '*.gz'))
   return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
 
 

@@ -89,7 +89,7 @@ def test_train_and_eval_never_share_a_source_sentence(first_run, root):
   examples = next(a for a in read_run_of(root, first_run).outputs['Examples'] if '/FileBasedExampleGen/' in a.uri)  # raw pairs
   sources = {}
   for split in ('train', 'eval'):
-    files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+    files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz'))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP')
     sources[split] = [tf.train.Example.FromString(r.numpy()).features.feature['source'].bytes_list.value[0]
                       for r in records]

@@ -24,6 +24,7 @@ import tf_keras as keras  # noqa: F401  (re-exported: the one Keras of the proje
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 import tensorflow_transform as tft
 
+from core.layout import TRANSFORMED_COUNTS_FILE
 from core.layout import WARM_START_DIR  # <Model artifact>/warm_start/, beside Format-Serving
 
 
@@ -46,6 +47,16 @@ def cluster_workers() -> int:
   """How many processes train together: the chief and worker tasks TF_CONFIG names (1 without TF_CONFIG)."""
   cluster = _tf_config().get('cluster') or {}
   return max(1, sum(len(cluster.get(task_type) or []) for task_type in TRAINING_TASK_TYPES))
+
+
+def worker_index() -> int:
+  """This process' place among the training tasks, 0 to cluster_workers() - 1: the chief first, then the workers."""
+  config = _tf_config()
+  task = config.get('task') or {}
+  index = int(task.get('index', 0))
+  if task.get('type') == 'worker' and (config.get('cluster') or {}).get('chief'):
+    index += 1
+  return index
 
 
 def is_chief() -> bool:
@@ -144,39 +155,94 @@ def split_cpu(replicas: int) -> None:
       cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)])
 
 
-def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, label_key: str,
-                 batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
-  """Transformed TFRecords -> cached, batched (features, label) pairs; `shuffle` marks training data.
+DATASETS_FILE = 'datasets.json'  # under the Trainer's ModelRun: how each split was read (make_dataset's plan)
+_SHUFFLE_BUFFER = 50_000  # examples; with the cache off, the most of a split the Trainer holds in memory
+_PARSE_BATCH = 1024
 
-  The transformed data is small (windows or sentences), so it is parsed once and cached in memory;
-  later epochs cost no I/O or parsing.
+
+def split_files(file_patterns: List[str]) -> List[str]:
+  """The TFRecord files of a split (Transform's shards), without the counts file beside them."""
+  return sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern) if f.endswith('.gz'))
+
+
+def split_counts(files: List[str]) -> Tuple[int, int, str]:
+  """(examples, serialized bytes, where the numbers came from) of a split's files: the count Transform recorded
+  beside them (components/sharded_transform.py), or else one pass that reads the records without parsing them
+  (a Transform output of before that file)."""
+  directories = sorted({os.path.dirname(f) for f in files})
+  recorded = [os.path.join(d, TRANSFORMED_COUNTS_FILE) for d in directories]
+  if recorded and all(tf.io.gfile.exists(path) for path in recorded):
+    counts = [json.loads(tf.io.gfile.GFile(path).read()) for path in recorded]
+    return sum(c['examples'] for c in counts), sum(c['serialized_bytes'] for c in counts), 'Transform'
+  lengths = tf.data.TFRecordDataset(files, compression_type='GZIP', num_parallel_reads=tf.data.AUTOTUNE).map(
+      lambda record: tf.cast(tf.strings.length(record), tf.int64))
+  examples, size = lengths.reduce((np.int64(0), np.int64(0)), lambda acc, n: (acc[0] + 1, acc[1] + n))
+  return int(examples), int(size), 'a counting pass'
+
+
+def make_dataset(file_patterns: List[str], tft_output: tft.TFTransformOutput, label_key: str,
+                 batch_size: int, shuffle: bool, seed: int = 0,
+                 cache_budget_bytes: int = 2**30) -> Tuple[tf.data.Dataset, Dict[str, Any]]:
+  """Transformed TFRecords -> batched (features, label) pairs, read from the files as a stream; `shuffle` marks
+  training data. Returns the dataset and what was decided (for the log, the summary and the tests).
+
+  The split's records are parsed in parallel from interleaved shards and prefetched. They are cached in memory
+  after the first epoch only when their serialized size is within `cache_budget_bytes`; otherwise every epoch
+  reads the files again, and memory holds the shuffle buffer and a few batches. The steps of an epoch come from
+  the split's count (split_counts), not from reading the split.
+
+  Across workers (MultiWorkerMirroredStrategy) training data is sharded by file when there are at least as many
+  shards as workers: worker i reads shards i, i + N, ... only. Its share is not exactly 1/N, so the training data
+  repeats and every worker takes the same number of batches per epoch (collective ops need every worker in every
+  step).
+  Eval data is sharded by DATA: every worker reads it all and keeps its part of each global batch, so every
+  example is evaluated exactly once.
   """
-  files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+  files = split_files(file_patterns)
+  if not files:
+    raise ValueError(f'no transformed examples match {file_patterns}')
+  examples, size, counted_by = split_counts(files)
+  workers = cluster_workers()
+  by_file = shuffle and workers > 1 and len(files) >= workers
+  if by_file:
+    files = files[worker_index()::workers]  # this worker's share of the shards; the others read the rest
+    size = size * len(files) // len(split_files(file_patterns))  # what this worker would hold in memory
+  cached = size <= cache_budget_bytes
   spec = tft_output.transformed_feature_spec()
-  dataset = (tf.data.TFRecordDataset(files, compression_type='GZIP')
-             .batch(1024)
+  dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+      lambda path: tf.data.TFRecordDataset(path, compression_type='GZIP'), cycle_length=min(len(files), 8),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)  # the same order for the same seed
+  dataset = (dataset
+             .batch(_PARSE_BATCH)
              .map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
-             .unbatch()
-             .cache())
-  # Count once so Keras knows the steps per epoch (needed with steps_per_execution > 1).
-  examples = int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
-  # Training drops the last partial batch: replicas must see equal shapes, or the all-gather of sparse
-  # (embedding) gradients fails on the uneven split. It is a different remainder every epoch (reshuffled).
-  drop_remainder = shuffle and examples >= batch_size
+             .unbatch())
+  if cached:
+    dataset = dataset.cache()
   if shuffle:
-    dataset = dataset.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
-  batches = examples // batch_size if drop_remainder else math.ceil(examples / batch_size)
-  dataset = (dataset.batch(batch_size, drop_remainder=drop_remainder)
-             .apply(tf.data.experimental.assert_cardinality(batches))
-             .map(lambda f: (f, f.pop(label_key))))
+    # Training drops the last partial batch: replicas must see equal shapes, or the all-gather of sparse
+    # (embedding) gradients fails on the uneven split. Repeated, the remainder opens the next epoch.
+    batches = max(1, examples // batch_size)
+    # Shuffled before the repeat: every pass is a permutation of its own, no example twice within one.
+    dataset = (dataset.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+               .repeat()
+               .batch(batch_size, drop_remainder=examples >= batch_size)
+               .take(batches))
+  else:
+    batches = math.ceil(examples / batch_size)
+    dataset = dataset.batch(batch_size).apply(tf.data.experimental.assert_cardinality(batches))
+  dataset = dataset.map(lambda f: (f, f.pop(label_key)))
   options = tf.data.Options()
-  # Across workers (MultiWorkerMirroredStrategy), shard by DATA: every worker reads all files and keeps its part of
-  # each global batch (disjoint parts: every worker shuffles with the same seed). Not FILE (AUTO's first choice):
-  # Transform writes few files, often one per split, and file sharding needs at least one file per worker. The
-  # data is small and cached, so reading it all on every worker costs little.
-  # On one machine MirroredStrategy does not shard (one input pipeline feeds its replicas): no effect there.
-  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-  return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+  # Sharded by file above, or by data here. On one machine MirroredStrategy does not shard (one input pipeline
+  # feeds its replicas): no effect there.
+  options.experimental_distribute.auto_shard_policy = (tf.data.experimental.AutoShardPolicy.OFF if by_file
+                                                       else tf.data.experimental.AutoShardPolicy.DATA)
+  plan = {'examples': examples, 'serialized_bytes': size, 'counted_by': counted_by, 'files': len(files),
+          'cached': cached, 'cache_budget_bytes': cache_budget_bytes, 'batches': batches,
+          'sharding': 'file' if by_file else 'data' if workers > 1 else 'none'}
+  if by_file:
+    plan['worker_files'] = [os.path.basename(f) for f in files]
+  absl_logging.info('%s data: %s', 'training' if shuffle else 'eval', plan)
+  return dataset.with_options(options).prefetch(tf.data.AUTOTUNE), plan
 
 
 def raw_example_parser(tft_output: tft.TFTransformOutput, keys: List[str]) -> Callable[[tf.Tensor], Dict]:
@@ -289,18 +355,26 @@ class TrainingSetup:
                   indent=1, sort_keys=True)
     keras.utils.set_random_seed(self.hparams.seed)
     self.tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    # Before the first op runs (the datasets' count below): MultiWorkerMirroredStrategy configures collective ops,
+    # Before the first op runs (reading the datasets' counts): MultiWorkerMirroredStrategy configures collective ops,
     # which TensorFlow allows only before its eager context initialises.
     self.strategy = make_strategy(self.hparams.replicas)
     self._files, self._label_key = (fn_args.train_files, fn_args.eval_files), label_key
+    self._model_run_dir = getattr(fn_args, 'model_run_dir', None)
     self._make_datasets()
 
   def _make_datasets(self) -> None:
     # The global batch: `batch_size` per replica, over every replica of every worker.
     self.batch_size = self.hparams.batch_size * self.strategy.num_replicas_in_sync
     train_files, eval_files = self._files
-    self.train = make_dataset(train_files, self.tft_output, self._label_key, self.batch_size, shuffle=True)
-    self.evaluation = make_dataset(eval_files, self.tft_output, self._label_key, self.batch_size, shuffle=False)
+    budget = self.hparams.cache_budget_mb * 2**20
+    self.train, train_plan = make_dataset(train_files, self.tft_output, self._label_key, self.batch_size,
+                                          shuffle=True, seed=self.hparams.seed, cache_budget_bytes=budget)
+    self.evaluation, eval_plan = make_dataset(eval_files, self.tft_output, self._label_key, self.batch_size,
+                                              shuffle=False, cache_budget_bytes=budget)
+    self.datasets = {'train': train_plan, 'eval': eval_plan}
+    if self._model_run_dir and is_chief():
+      with tf.io.gfile.GFile(os.path.join(self._model_run_dir, DATASETS_FILE), 'w') as f:
+        json.dump(self.datasets, f, indent=1, sort_keys=True)
 
   def with_hyperparameters(self, hparams: H) -> 'TrainingSetup':
     """The same setup with other hyperparameters (a tuning trial); datasets rebuilt when the batch size differs."""

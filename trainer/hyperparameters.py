@@ -9,6 +9,9 @@ import dataclasses
 from typing import Any, Dict, Tuple
 
 STEPS_PER_EXECUTION = 16  # training steps per tf.function call: these models are small, per-step dispatch dominates
+# A split whose transformed records take at most this many MB serialized is kept in memory after the first epoch;
+# a larger one is read from its files every epoch (trainer/common.make_dataset).
+CACHE_BUDGET_MB = 1024
 
 @dataclasses.dataclass(frozen=True)
 class ForecastHyperparameters:
@@ -31,6 +34,7 @@ class ForecastHyperparameters:
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
+  cache_budget_mb: int = CACHE_BUDGET_MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SentimentHyperparameters:
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
+  cache_budget_mb: int = CACHE_BUDGET_MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +72,7 @@ class TranslateHyperparameters:
   replicas: int = 1
   seed: int = 0
   steps_per_execution: int = STEPS_PER_EXECUTION
+  cache_budget_mb: int = CACHE_BUDGET_MB
 
 
 # ----------------------------------------------------------------------------------------------------
