@@ -28,6 +28,7 @@ import heapq
 import json
 import math
 import os
+import struct
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -498,17 +499,39 @@ def _plan_series(element, config: WindowConfig) -> dict:
   return plan
 
 
+def pack_row(row: Row) -> bytes:
+  """A Row as compact bytes for the shuffle: the timestamp and the numbers as 8-byte binary values, each
+  category length-prefixed. A Row object through Beam's shuffle costs about 0.8 KB (its pickle names the class
+  and fields); these bytes cost their length (bench/README.md, windowing)."""
+  categorical = [value.encode('utf-8') for value in row.categorical]
+  return b''.join([struct.pack(f'<q{len(row.numeric)}d', row.timestamp, *row.numeric),
+                   *(struct.pack('<I', len(value)) + value for value in categorical)])
+
+
+def unpack_row(packed: bytes, numeric: int, categorical: int) -> Row:
+  """pack_row's inverse, for a row of `numeric` numbers and `categorical` categories."""
+  head = struct.calcsize(f'<q{numeric}d')
+  timestamp, *numbers = struct.unpack_from(f'<q{numeric}d', packed)
+  values, offset = [], head
+  for _ in range(categorical):
+    (length,) = struct.unpack_from('<I', packed, offset)
+    values.append(packed[offset + 4:offset + 4 + length].decode('utf-8'))
+    offset += 4 + length
+  return Row(timestamp, tuple(numbers), tuple(values))
+
+
 def _key_rows(element, steps, block_steps: int, span: int):
-  """(series, Row) -> ((series, block), Row) for its own block and as context of the blocks starting within
-  `span` steps after it."""
+  """(series, Row) -> ((series, block), packed Row) for its own block and as context of the blocks starting
+  within `span` steps after it."""
   series, row = element
   step = steps.get(series)
   if step:  # None: too short for a window, or rejected
     width = block_steps * step
     block = row.timestamp // width
-    yield (series, block), row
+    packed = pack_row(row)
+    yield (series, block), packed
     for later in range(block + 1, (row.timestamp + span * step) // width + 1):
-      yield (series, later), row
+      yield (series, later), packed
 
 
 class _WindowBlock(beam.DoFn):
@@ -523,7 +546,8 @@ class _WindowBlock(beam.DoFn):
     config, step = self._config, steps[series]
     span = config.window + config.horizon - 1
     start = block * self._block_steps * step
-    rows = sorted(rows, key=lambda r: r.timestamp)
+    numeric, categorical = len(config.numeric_features), len(config.categorical_features)
+    rows = sorted((unpack_row(packed, numeric, categorical) for packed in rows), key=lambda r: r.timestamp)
     _ROWS_PER_GROUP.update(len(rows))
     missing_before = _missing_before(rows)
     report = SeriesReport(series=series)

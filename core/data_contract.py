@@ -18,7 +18,7 @@ that are not finite numbers, an error (a spreadsheet's or a program's failure wr
 import csv
 import dataclasses
 import datetime
-import glob
+import itertools
 import io
 import json
 import math
@@ -26,6 +26,8 @@ import hashlib
 import os
 import re
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from core import storage
 
 
 class DataContractError(ValueError):
@@ -432,26 +434,67 @@ def check_header(columns: List[str], where: str, name: str, text_format: TextFor
                             f'{", ".join(columns)} ({text_format.description})')
 
 
-def read_rows(path: str, text_format: TextFormat) -> Iterator[Tuple[int, Dict[str, Any]]]:
-  """`parse_lines` on a local file, as a stream (the pre-flight checks; the pipeline reads through tf.io.gfile)."""
-  with open(path, 'rb') as f:
-    yield from parse_lines(f, os.path.basename(path), text_format)
+# The pre-flight reads this many rows of each file (all of a smaller file): enough to check the header, the
+# columns and the values' form, in the same time for a file of any size. The run's own steps check every row with
+# the same messages (ExampleGen: the file rules and values; the windowing: the time order across files).
+PREFLIGHT_ROWS = 100_000
 
 
-def check_files(paths: Sequence[str], text_format: TextFormat) -> int:
-  """Reads every file once; returns the number of rows (`parse_rows` rejects a file without any)."""
-  return sum(sum(1 for _ in read_rows(path, text_format)) for path in paths)
+def read_rows(path: str, text_format: TextFormat,
+              max_rows: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, Any]]]:
+  """`parse_lines` on a file (local or a URI, core/storage.py), as a stream; with `max_rows`, its first rows only
+  (the whole-file rules then apply to what was read)."""
+  with storage.open_binary(path) as f:
+    rows = parse_lines(f, os.path.basename(path), text_format)
+    yield from (rows if max_rows is None else itertools.islice(rows, max_rows))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RowCount:
+  """Rows the pre-flight read, and whether some file had more than it read (shown as '100,000+'). Equal to an
+  int when it is the whole count."""
+  rows: int
+  partial: bool = False
+
+  def __eq__(self, other) -> bool:
+    if isinstance(other, int):
+      return not self.partial and self.rows == other
+    return isinstance(other, RowCount) and (self.rows, self.partial) == (other.rows, other.partial)
+
+  def __hash__(self) -> int:
+    return hash((self.rows, self.partial))
+
+  def __add__(self, other: 'RowCount') -> 'RowCount':
+    return RowCount(self.rows + other.rows, self.partial or other.partial)
+
+  def __radd__(self, other) -> 'RowCount':
+    return self if other == 0 else NotImplemented  # sum() starts from 0
+
+  def __format__(self, spec: str) -> str:
+    return format(self.rows, spec) + ('+' if self.partial else '')
+
+
+def check_files(paths: Sequence[str], text_format: TextFormat, max_rows: Optional[int] = None) -> RowCount:
+  """Reads the first `max_rows` (PREFLIGHT_ROWS) rows of every file (`parse_lines` rejects a file without any);
+  counts them."""
+  max_rows = PREFLIGHT_ROWS if max_rows is None else max_rows
+  rows, partial = 0, False
+  for path in paths:
+    read = sum(1 for _ in read_rows(path, text_format, max_rows + 1))
+    partial = partial or read > max_rows
+    rows += min(read, max_rows)
+  return RowCount(rows, partial)
 
 
 def _require_directory(data_root: str) -> None:
-  if not os.path.isdir(data_root):
+  if not storage.isdir(data_root):
     raise DataContractError(f'data directory {data_root} does not exist')
 
 
 def _data_files(data_root: str) -> List[str]:
   _require_directory(data_root)
-  return sorted(f for f in os.listdir(data_root) if not f.startswith('.')
-                and os.path.isfile(os.path.join(data_root, f)))
+  return sorted(f for f in storage.listdir(data_root) if not f.startswith('.')
+                and storage.isfile(storage.join(data_root, f)))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -477,7 +520,7 @@ class SpanSelection:
   def directories(self) -> List[str]:
     if not self.spans:
       return [self.data_root]
-    return [os.path.join(self.data_root, f'span-{n}') for n in self.spans]
+    return [storage.join(self.data_root, f'span-{n}') for n in self.spans]
 
   @property
   def newest(self) -> Optional[int]:
@@ -498,12 +541,12 @@ def span_folders(data_root: str) -> Dict[int, str]:
   """span number -> folder name of every `span-<N>` folder of `data_root`."""
   _require_directory(data_root)
   found: Dict[int, str] = {}
-  for name in sorted(os.listdir(data_root)):
+  for name in sorted(storage.listdir(data_root)):
     match = SPAN_FOLDER.match(name)
-    if not match or not os.path.isdir(os.path.join(data_root, name)):
+    if not match or not storage.isdir(storage.join(data_root, name)):
       continue
     if name != f'span-{int(match.group(1))}':  # ExampleGen writes the span number without padding into the pattern
-      raise DataContractError(f'{os.path.join(data_root, name)}: name span folders without leading zeros '
+      raise DataContractError(f'{storage.join(data_root, name)}: name span folders without leading zeros '
                               f'(span-{int(match.group(1))})')
     found[int(match.group(1))] = name
   return found
@@ -559,7 +602,7 @@ def data_state(data_root: str) -> str:
 class ForecastData:
   numeric_features: List[str]  # the target first
   categorical_features: List[str]
-  rows: int
+  rows: RowCount
   files: List[str]
   text_format: TextFormat  # what ExampleGen reads the files with
 
@@ -591,7 +634,7 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
   _require_directory(data_root)
   files = []
   for directory in directories or [data_root]:
-    found = sorted(glob.glob(os.path.join(directory, f'*{CSV_EXTENSION}')))
+    found = storage.glob(storage.join(directory, f'*{CSV_EXTENSION}'))
     if not found:
       raise DataContractError(f'no *{CSV_EXTENSION} files in {directory}')
     files += found
@@ -602,16 +645,20 @@ def check_forecast_data(data_root: str, time_column: str, target: str, features:
                            non_empty=(time_column,), max_line_chars=MAX_LINE_CHARS, **time_order)
   header: Optional[List[str]] = None
   scans: Dict[str, _ColumnScan] = {}
-  rows = 0
+  rows = RowCount(0)
   for path in files:
     name = os.path.basename(path)
-    for line, row in read_rows(path, scan_format):  # parse_rows checks the time column and the time order
+    # parse_lines checks the time column and the time order (of the rows read; ExampleGen checks every row).
+    for count, (line, row) in enumerate(read_rows(path, scan_format, PREFLIGHT_ROWS + 1), start=1):
+      if count > PREFLIGHT_ROWS:
+        rows += RowCount(0, partial=True)
+        break
       if header is None:
         header = list(row)
         scans = {c: _ColumnScan() for c in header}
       elif list(row) != header:
         raise DataContractError(f'{path}: header {list(row)} differs from {files[0]}: {header}')
-      rows += 1
+      rows += RowCount(1)
       for column, value in row.items():
         if column == time_column:
           continue
@@ -679,7 +726,7 @@ class SentimentData:
   input_splits: Tuple[Tuple[str, str], ...]  # ExampleGen (split name, file pattern)
   hash_splits: Tuple[Tuple[str, int], ...]  # non-empty: ExampleGen hash-splits the one input split
   text_format: TextFormat
-  rows: int
+  rows: RowCount
   layout: str  # how the files were read, for the console
 
 
@@ -726,7 +773,7 @@ def check_sentiment_data(data_root: str, text_column: str = 'text', label_column
                            # Slice columns too: the schema is learned from the training split, where a column
                            # that always has a value becomes required; an eval row without one would stop the run.
                            non_empty=(text_column, *slice_columns), max_line_chars=MAX_LINE_CHARS)
-  rows = check_files([os.path.join(data_root, f) for f in used], text_format)
+  rows = check_files([storage.join(data_root, f) for f in used], text_format)
   return SentimentData(input_splits, hash_splits, text_format, rows, f'{layout}; {text_format.description}')
 
 
@@ -766,14 +813,14 @@ def check_file_pattern(pattern: str, flag: str = '--pattern') -> str:
 
 
 def check_translate_data(data_root: str, pattern: str = '*.txt', max_line_chars: int = 1000,
-                         directories: Sequence[str] = ()) -> Tuple[int, str]:
+                         directories: Sequence[str] = ()) -> Tuple[RowCount, str]:
   """Reads every pair file matching `pattern` in `data_root` (or in each of `directories`: the spans a run
   reads) once; returns (pairs, a description of the files)."""
   check_file_pattern(pattern)
   _require_directory(data_root)
   files = []
   for directory in directories or [data_root]:
-    found = sorted(f for f in glob.glob(os.path.join(directory, pattern)) if os.path.isfile(f))
+    found = [f for f in storage.glob(storage.join(directory, pattern)) if storage.isfile(f)]
     if not found:
       raise DataContractError(f'no files match {pattern!r} in {directory}')
     files += found

@@ -15,6 +15,7 @@ from tfx.dsl.compiler import constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
+from core import storage
 from core.layout import RootLayout
 from core.names import FAILURE_PROPERTY
 from core.names import PLANNED_NODES_PROPERTY
@@ -72,7 +73,7 @@ def build_local_pipeline(task: TaskSpec, data_root: str, layout: RootLayout, use
       task=task,
       pipeline_name=pipeline_name(task.name),
       pipeline_root=layout.pipeline_root(task.name),
-      data_root=os.path.abspath(data_root),
+      data_root=data_root if storage.is_remote(data_root) else os.path.abspath(data_root),
       serving_root=layout.serving_root(task.name),
       metadata_connection_config=sqlite_metadata(layout.metadata_path),
       beam_pipeline_args=beam_args(user_beam_args, layout),

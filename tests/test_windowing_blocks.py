@@ -136,3 +136,14 @@ def test_duplicate_timestamps_are_rejected_like_the_reference_also_at_block_boun
     assert result['errors'] == reference['errors'], block_steps
     assert result['report'] == reference['report'], block_steps
     assert result['splits'] == reference['splits'], block_steps
+
+
+def test_rows_cross_the_shuffle_as_compact_bytes_and_come_back_equal():
+  from components.windowing import Row, pack_row, unpack_row  # pylint: disable=g-import-not-at-top
+  row = Row(1388534400, (35.0, float('nan'), -1e300, 0.1), ('NW', '', 'north|west\x1f', 'ça'))
+  packed = pack_row(row)
+  back = unpack_row(packed, 4, 4)
+  assert back.timestamp == row.timestamp and back.categorical == row.categorical
+  assert [v for v in back.numeric if not math.isnan(v)] == [35.0, -1e300, 0.1] and math.isnan(back.numeric[1])
+  # 8 bytes of time, 8 per number, 4 plus the UTF-8 length per category: the cost of a row in the shuffle.
+  assert len(packed) == 8 + 4 * 8 + 4 * 4 + sum(len(v.encode('utf-8')) for v in row.categorical)
