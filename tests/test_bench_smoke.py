@@ -36,6 +36,7 @@ BEIJING_STRETCHES = (('2013-06-18', '2013-07-05'), ('2013-12-24', '2014-01-05'))
 SENTIMENT_TRAIN_ROWS, SENTIMENT_DEV_ROWS = 400, 80
 TRANSLATE_LINES, TRANSLATE_PAIRS = 600, 500
 WINDOWING_ROWS = 500
+SCALE_ROWS = 1500  # of the scale bench's generated forecast series
 
 TINY = ['--epochs', '1', '--throughput-epochs', '2']
 REPORT_SLICES = 10  # topic values in the report bench's run (100 on the full data)
@@ -117,6 +118,9 @@ def _bench_commands(data: pathlib.Path, work: pathlib.Path):
           'report_bench', '--data', str(data), '--out', str(work / 'report'), '--results',
           str(work / 'report_results.json'), '--slices', str(REPORT_SLICES), '--loads', '2',
           '--', '--units', '8', '--embedding-dim', '8', '--vocab-size', '500', '--min-auc', '0'),
+      'scale_bench': _bench_command(
+          'scale_bench', '--task', 'forecast', '--rows', str(SCALE_ROWS), '--out', str(work / 'scale'), '--',
+          '--units', '8', '--min-skill', '-1000'),
       'windowing_bench': _bench_command(
           'windowing_bench', '--sizes', str(WINDOWING_ROWS), '--modes', 'in_memory', '--transform-max-rows',
           str(WINDOWING_ROWS), '--reference-max-rows', str(WINDOWING_ROWS), '--out', str(work / 'windowing'),
@@ -308,7 +312,8 @@ def launched(tmp_path_factory):
   # Start order balances the two slots: translate, then forecast (re-scoring the Beam bench's run) on one;
   # the Beam bench, then sentiment and the report bench, on the other; the windowing bench (about a minute) last.
   jobs = _BenchJobs({name: commands[name] for name in ('translate_bench', 'beam_bench', 'sentiment_bench',
-                                                      'forecast_bench', 'report_bench', 'windowing_bench')},
+                                                      'forecast_bench', 'report_bench', 'windowing_bench',
+                                                      'scale_bench')},
                     {'forecast_bench': ('beam_bench',)}, work)
   yield jobs
   jobs.stop()
@@ -403,3 +408,31 @@ def test_windowing_bench(launched):
   assert blocks['peak_rss_mb']['windowing'] > 0 and blocks['peak_rss_mb']['transform'] > 0
   assert blocks['rows_per_group']['max'] <= WINDOWING_ROWS == whole['rows_per_group']['max']
   assert f'| {WINDOWING_ROWS} | blocks of {results["block_steps"]} |' in output
+
+
+@pytest.mark.e2e
+def test_scale_bench(launched):
+  output = launched.wait('scale_bench')
+  results = _results(launched.work / 'scale' / 'scale.json')
+  (size,) = results['sizes']
+  assert results['task'] == 'forecast' and size['rows'] == SCALE_ROWS and size['wall_s'] > 0
+  components = size['components']
+  assert {'FileBasedExampleGen', 'TimeSeriesWindowGen', 'Transform', 'Trainer'} <= set(components)
+  for name, measured in components.items():
+    assert measured['wall_s'] >= 0 and (measured['peak_rss_mb'] or 0) > 0, name
+  assert size['csv_example_gen']['peak_rss_mb'] > 0 and size['csv_example_gen']['rows_per_s'] > 0
+  assert f'| {SCALE_ROWS:,} |' in output and 'CsvExampleGen s / MB' in output
+
+
+def test_scale_bench_data_is_drawn_from_the_bundled_samples(tmp_path):
+  from bench import scale_bench  # pylint: disable=g-import-not-at-top
+  flags = scale_bench.write_forecast(tmp_path / 'forecast', 17_520 + 100)
+  files = sorted((tmp_path / 'forecast').iterdir())
+  with open(files[0], newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert flags == ['--series-column', 'station'] and len(files) == 1 and len(rows) == 17_620
+  assert rows[0]['datetime'] == '2013-01-01 00:00:00' and rows[17_520]['datetime'] == '2013-01-01 01:00:00'
+  assert {r['station'] for r in rows} == {'s00000', 's00001'}
+  scale_bench.write_sentiment(tmp_path / 'sentiment', 1000)
+  train = (tmp_path / 'sentiment' / 'train.tsv').read_text().splitlines()
+  assert train[0] == 'text\tlabel' and len(train) == 1001 and all(re.fullmatch(r'[^\t]+\t[01]', l) for l in train[1:])
