@@ -34,12 +34,12 @@ spans are expected not to change once they have landed.
 """
 import dataclasses
 import json
-import logging
 import os
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import apache_beam as beam
+from absl import logging
 import tensorflow as tf
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import utils

@@ -5,12 +5,14 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
 from cli import main as cli
-from conftest import REPO, read_run_of, run_cli, run_id_of
+from conftest import REPO, read_run_of, run_id_of
 from core.layout import TRANSFORMED_COUNTS_FILE
 from orchestration import beam_services
 
@@ -75,10 +77,18 @@ def _vocabulary(record):
 def test_a_run_through_a_job_service_and_worker_processes_equals_an_in_process_run(tmp_path):
   data = _sst2_head(tmp_path / 'data', 400)
   flags = ['--data', data, '--epochs', '1', '--units', '8', '--embedding-dim', '8', '--min-auc', '0']
+  # Every Python process of the services' run logs INFO to its stderr, SDK workers included (which Beam's pool
+  # starts with no logging set up): their stderr is the pool's, whose log then shows what each worker read.
+  hooks = tmp_path / 'hooks'
+  hooks.mkdir()
+  (hooks / 'sitecustomize.py').write_text('import logging, sys\nfrom absl import logging as absl_logging\n'
+                                          'logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n'
+                                          'absl_logging.set_verbosity(absl_logging.INFO)\n')
   runs = {}
-  for name, extra in (('services', ['--beam-workers', '2']), ('in_process', [])):
+  for name, extra, env in (('services', ['--beam-workers', '2'], {'PYTHONPATH': str(hooks)}), ('in_process', [], {})):
     root = str(tmp_path / name)
-    result = run_cli('run', 'sentiment', '--root', root, *flags, *extra, timeout=1500)
+    result = subprocess.run([sys.executable, '-m', 'cli', 'run', 'sentiment', '--root', root, *flags, *extra],
+                            cwd=REPO, capture_output=True, text=True, timeout=1500, env=dict(os.environ, **env))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs[name] = (root, result, read_run_of(root, result))
 
@@ -92,7 +102,7 @@ def test_a_run_through_a_job_service_and_worker_processes_equals_an_in_process_r
   # The pool started SDK workers, and they read the data: the launching process read none of it.
   assert 'Starting worker with command' in logs[f'{run_id}-worker-pool.log']
   assert not READ_LINE.search(logs[f'{run_id}.log'])
-  read = READ_LINE.findall(logs[f'{run_id}-job-service.log'])
+  read = READ_LINE.findall(logs[f'{run_id}-worker-pool.log'])
   assert {name for name, _, _ in read} == {'train.tsv', 'dev.tsv'}, read
   assert sum(int(rows) for _, rows, _ in read) == 400 + 100
   # The in-process run read in its own process, and logged it in its own log.
