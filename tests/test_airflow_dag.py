@@ -46,9 +46,12 @@ def test_generated_dag_runs_the_pipeline_under_airflow(tmp_path):
   with open(dag_file) as f:
     source = f.read()
   assignments = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
-                 if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Constant))}
-  run_argv = assignments['RUN_ARGV']  # however pprint wrapped it
-  assert run_argv[run_argv.index('--data') + 1] == data and assignments['CRON'] == '0 3 * * *'
+                 if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Dict, ast.Constant))}
+  settings = assignments['SETTINGS']  # every flag of `run sentiment`, by name
+  assert (settings['task'], settings['data'], settings['root'], settings['epochs']) == ('sentiment', data, root, 1)
+  assert assignments['CRON'] == '0 3 * * *'
+  # The DAG file imports a runner, not the CLI.
+  assert 'from orchestration import airflow_runner' in source and 'cli' not in source.split('"""')[-1]
 
   home = tmp_path / 'airflow_home'
   env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
