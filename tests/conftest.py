@@ -26,6 +26,17 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
                         timeout=timeout)
 
 
+def sst2_head(directory, rows: int) -> str:
+  """A data directory of the bundled SST-2 sample's first `rows` training and `rows // 4` dev sentences."""
+  os.makedirs(directory)
+  for name, count in (('train.tsv', rows), ('dev.tsv', rows // 4)):
+    with open(os.path.join(REPO, 'data', 'sst2', name), encoding='utf-8') as f:
+      head = f.readlines()[:count + 1]
+    with open(os.path.join(directory, name), 'w', encoding='utf-8') as f:
+      f.writelines(head)
+  return str(directory)
+
+
 def run_id_of(result) -> str:
   """The run id a `tfx-lstm run` printed (its `  run <id>` line)."""
   for line in result.stdout.splitlines():

@@ -10,23 +10,13 @@ import sys
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, sst2_head
 from records import run_record
 
 pytestmark = pytest.mark.e2e
 
 INSTALL = 'pip install -c constraints.txt -e ".[airflow]"  (make test installs it)'
 DAG_ID = 'tfx-lstm-sentiment'
-
-
-def _sst2_head(directory, lines: int) -> str:
-  os.makedirs(directory)
-  for name, count in (('train.tsv', lines), ('dev.tsv', lines // 4)):
-    with open(os.path.join(REPO, 'data', 'sst2', name), encoding='utf-8') as f:
-      head = f.readlines()[:count + 1]
-    with open(os.path.join(directory, name), 'w', encoding='utf-8') as f:
-      f.writelines(head)
-  return str(directory)
 
 
 def _airflow(env, *args, timeout=1200):
@@ -37,7 +27,7 @@ def _airflow(env, *args, timeout=1200):
 def test_generated_dag_runs_the_pipeline_under_airflow(tmp_path):
   if importlib.util.find_spec('airflow') is None:  # not importorskip: importing airflow writes ~/airflow
     pytest.skip(f'Apache Airflow is not installed; install the extra with: {INSTALL}')
-  data, root, dags = _sst2_head(tmp_path / 'data', 400), str(tmp_path / 'root'), tmp_path / 'dags'
+  data, root, dags = sst2_head(tmp_path / 'data', 400), str(tmp_path / 'root'), tmp_path / 'dags'
   dag_file = str(dags / 'tfx_lstm_sentiment.py')
   written = run_cli('airflow-dag', 'sentiment', '--output', dag_file, '--cron', '0 3 * * *', '--data', data,
                     '--root', root, '--min-auc', '0', '--epochs', '1', '--units', '8', '--embedding-dim', '8')

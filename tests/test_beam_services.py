@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from cli import main as cli
-from conftest import REPO, read_run_of, run_id_of
+from conftest import REPO, read_run_of, run_id_of, sst2_head
 from core.layout import TRANSFORMED_COUNTS_FILE
 from orchestration import beam_services
 
@@ -49,16 +49,6 @@ def test_a_service_that_dies_at_start_is_an_error_naming_its_log(tmp_path, monke
   assert 'No module named no_such_module_for_the_job_service' in (tmp_path / 'r1-job-service.log').read_text()
 
 
-def _sst2_head(directory, rows: int) -> str:
-  os.makedirs(directory)
-  for name, count in (('train.tsv', rows), ('dev.tsv', rows // 4)):
-    with open(os.path.join(REPO, 'data', 'sst2', name), encoding='utf-8') as f:
-      head = f.readlines()[:count + 1]
-    with open(os.path.join(directory, name), 'w', encoding='utf-8') as f:
-      f.writelines(head)
-  return str(directory)
-
-
 def _examples(record, node: str, key: str, split: str):
   """The split's examples of a node's output, each serialized deterministically, sorted."""
   uri = record.node_output(node, key).uri
@@ -75,7 +65,7 @@ def _vocabulary(record):
 
 @pytest.mark.e2e
 def test_a_run_through_a_job_service_and_worker_processes_equals_an_in_process_run(tmp_path):
-  data = _sst2_head(tmp_path / 'data', 400)
+  data = sst2_head(tmp_path / 'data', 400)
   flags = ['--data', data, '--epochs', '1', '--units', '8', '--embedding-dim', '8', '--min-auc', '0']
   # Every Python process of the services' run logs INFO to its stderr, SDK workers included (which Beam's pool
   # starts with no logging set up): their stderr is the pool's, whose log then shows what each worker read.
