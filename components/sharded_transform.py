@@ -4,8 +4,8 @@ Two things the Trainer needs to read large data from files, and that TFX's Trans
 - **Files to share out.** TFX writes each split as the runner's shards: on the DirectRunner, often one file. A
   Trainer on several machines (MultiWorkerMirroredStrategy) shards its input by file only when there are at least
   as many files as workers; with fewer, every worker reads all of the data and keeps its part. This executor
-  writes every split as `output_shards` files (8 by default), each record going to the file its hash picks:
-  no shuffle and no grouping, so nothing is held in memory to do it.
+  writes every split as `output_shards` files (8 by default), dealing the records to them in turn: no shuffle
+  and no grouping, so nothing is held in memory to do it.
 - **Counts.** Keras needs the steps of an epoch before it starts; the Trainer would otherwise read every record
   once to count them. The executor counts each split's records and serialized bytes as it writes them and puts
   them in `transformed_counts.json` in the split's folder (core/layout.py); the Trainer reads the count and the
@@ -16,7 +16,6 @@ Everything else is TFX's Transform as it is; the component keeps TFX's Transform
 import contextlib
 import json
 import os
-import zlib
 from typing import Any, Dict, Iterable, Tuple
 
 import apache_beam as beam
@@ -56,8 +55,20 @@ def _write_counts(count_and_bytes: Tuple[int, int], directory: str, shards: int)
     json.dump({'examples': records, 'serialized_bytes': size, 'shards': shards}, f)
 
 
-def _shard_of(record: bytes, shards: int) -> int:
-  return zlib.crc32(record) % shards
+class _DealShards(beam.DoFn):
+  """Deals records to the shards in turn, as they come: the same input order gives the same shards (a hash of
+  the records would not: TFX's encoder writes a feature map in no fixed order, so the bytes differ run to run)."""
+
+  def __init__(self, shards: int):
+    self._shards = shards
+    self._next = 0
+
+  def start_bundle(self):
+    self._next = 0
+
+  def process(self, record: bytes):
+    yield beam.pvalue.TaggedOutput(str(self._next), record)
+    self._next = (self._next + 1) % self._shards
 
 
 @beam.ptransform_fn
@@ -65,10 +76,10 @@ def _WriteShardsAndCount(pcoll, schema, output_path: str, shards: int):  # pylin
   records = (pcoll
              | 'EncodeAndSerialize' >> beam.ParDo(_RECORD_BATCH_TO_EXAMPLES(schema))
              | 'ExtractExamples' >> beam.Values())
-  parts = records | 'Shard' >> beam.Partition(_shard_of, shards)
-  for index, part in enumerate(parts):
-    _ = part | f'Write[{index}]' >> beam.io.WriteToTFRecord(f'{output_path}-shard{index:02d}',
-                                                            file_name_suffix='.gz')
+  parts = records | 'Shard' >> beam.ParDo(_DealShards(shards)).with_outputs(*map(str, range(shards)))
+  for index in range(shards):
+    _ = parts[str(index)] | f'Write[{index}]' >> beam.io.WriteToTFRecord(f'{output_path}-shard{index:02d}',
+                                                                        file_name_suffix='.gz')
   return (records
           | 'Lengths' >> beam.Map(len)
           | 'Count' >> beam.CombineGlobally(_CountAndBytes())

@@ -93,3 +93,15 @@ def test_workers_read_only_their_shards(tmp_path, monkeypatch, task, shards, exp
   # Every example this worker reads is one of its shards' (x % 4 picked the shard), and it takes the global
   # count's batches, as the other worker does.
   assert {x % 4 for x in _xs(train)} == {shard, shard + 2} and plan['batches'] == 400 // 64
+
+
+def test_transform_deals_records_to_its_shards_in_turn():
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.testing.util import assert_that, equal_to  # pylint: disable=g-import-not-at-top
+  from components.sharded_transform import _DealShards  # pylint: disable=g-import-not-at-top
+  records = [f'record {i}'.encode() for i in range(20)]
+  with beam.Pipeline() as pipeline:
+    shards = (pipeline | beam.Create(records, reshuffle=False)
+              | beam.ParDo(_DealShards(8)).with_outputs(*map(str, range(8))))
+    for index in range(8):
+      assert_that(shards[str(index)], equal_to(records[index::8]), label=f'shard{index}')
